@@ -1,0 +1,1 @@
+"""Importers turn traces captured elsewhere into :class:`~pytest_agentops.Trajectory`."""

@@ -1,0 +1,223 @@
+"""Automatic capture of litellm calls through a litellm ``CustomLogger``.
+
+litellm calls callbacks by keyword (``kwargs, response_obj, start_time, end_time``), runs the
+sync ones on a thread pool and the async ones on a background logging worker.  The pre-call
+event, however, fires synchronously in the caller's context, so that is where a call is
+announced to the active recorder (which fixes its position in the trajectory and its parent
+step); the completion event fills it in later from whatever thread delivers it.
+
+Importing this module imports litellm; nothing imports it until a test records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+from . import _state
+from .importers.openai_messages import parse_arguments
+from .models import RequestedToolCall
+from .recording import error_text, jsonable
+
+_logger_instance: Any = None
+
+
+def prepare_environment() -> None:
+    """Keep litellm's cost lookups local and reproducible unless the user decided otherwise."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def ensure_installed() -> None:
+    """Register the capture callback with litellm (once; again if the user replaced the list)."""
+    global _logger_instance
+    import litellm
+
+    if _logger_instance is None:
+        _logger_instance = _make_logger_class()()
+    callbacks = litellm.callbacks
+    if not any(cb is _logger_instance for cb in callbacks):
+        callbacks.append(_logger_instance)
+
+
+def uninstall() -> None:
+    litellm = sys.modules.get("litellm")
+    if litellm is None or _logger_instance is None:
+        return
+    litellm.callbacks[:] = [cb for cb in litellm.callbacks if cb is not _logger_instance]
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _message_dict(message: Any) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    data = jsonable(message)
+    if not isinstance(data, dict):
+        return {"role": "assistant", "content": data}
+    out = {"role": data.get("role") or "assistant", "content": data.get("content")}
+    if data.get("tool_calls"):
+        out["tool_calls"] = data["tool_calls"]
+    return out
+
+
+def _requested(message: dict[str, Any] | None) -> list[RequestedToolCall]:
+    calls = []
+    for tc in (message or {}).get("tool_calls") or []:
+        fn = tc.get("function") or {}
+        calls.append(
+            RequestedToolCall(
+                id=tc.get("id"),
+                name=str(fn.get("name", "")),
+                arguments=parse_arguments(fn.get("arguments")),
+            )
+        )
+    return calls
+
+
+def _duration_ms(start: Any, end: Any) -> float | None:
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return max((end - start).total_seconds() * 1000, 0.0)
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        return max((end - start) * 1000, 0.0)
+    return None
+
+
+def success_fields(kwargs: dict[str, Any], response: Any, start: Any, end: Any) -> dict[str, Any]:
+    choices = _get(response, "choices") or []
+    message = _message_dict(_get(choices[0], "message")) if choices else None
+    usage = _get(response, "usage")
+    details = _get(usage, "prompt_tokens_details")
+    cost = kwargs.get("response_cost")
+    return {
+        "model": kwargs.get("model") or _get(response, "model") or "unknown",
+        "provider": kwargs.get("custom_llm_provider"),
+        "output_message": message,
+        "requested_tool_calls": _requested(message),
+        "input_tokens": int(_get(usage, "prompt_tokens") or 0),
+        "output_tokens": int(_get(usage, "completion_tokens") or 0),
+        "cached_tokens": int(_get(details, "cached_tokens") or 0),
+        "cost_usd": float(cost) if cost is not None else None,
+        "duration_ms": _duration_ms(start, end),
+    }
+
+
+def failure_fields(kwargs: dict[str, Any], response: Any, start: Any, end: Any) -> dict[str, Any]:
+    exc = kwargs.get("exception")
+    if isinstance(exc, BaseException):
+        error = error_text(exc)
+    else:
+        error = str(exc or response or "litellm reported a failure without details")
+    return {
+        "model": kwargs.get("model") or "unknown",
+        "provider": kwargs.get("custom_llm_provider"),
+        "error": error,
+        "duration_ms": _duration_ms(start, end),
+    }
+
+
+def _make_logger_class() -> type:
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class AgentopsLitellmLogger(CustomLogger):  # type: ignore[misc]
+        """Forwards litellm events to the recorder of the running test."""
+
+        def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
+            recorder = _state.ACTIVE.recorder
+            call_id = kwargs.get("litellm_call_id")
+            if recorder is None or not call_id:
+                return
+            params = kwargs.get("litellm_params") or {}
+            fields = {
+                "model": model or kwargs.get("model") or "unknown",
+                "provider": kwargs.get("custom_llm_provider"),
+                "input_messages": jsonable(list(messages or [])),
+            }
+            recorder._llm_started(call_id, fields, is_async=bool(params.get("acompletion")))
+
+        def _deliver(self, kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
+            recorder = _state.ACTIVE.recorder
+            if recorder is not None:
+                recorder._llm_finished(kwargs.get("litellm_call_id"), fields)
+
+        def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+            self._deliver(kwargs, success_fields(kwargs, response_obj, start_time, end_time))
+
+        def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+            self._deliver(kwargs, failure_fields(kwargs, response_obj, start_time, end_time))
+
+        async def async_log_success_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
+            self.log_success_event(kwargs, response_obj, start_time, end_time)
+
+        async def async_log_failure_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
+            self.log_failure_event(kwargs, response_obj, start_time, end_time)
+
+    return AgentopsLitellmLogger
+
+
+async def flush_async_logging(timeout: float) -> None:
+    """Let litellm's async logging worker run every queued callback (inside a running loop)."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER as worker
+    except ImportError:  # older litellm: callbacks run as plain tasks
+        await asyncio.sleep(0)
+        return
+    flush = getattr(worker, "flush", None)
+    if flush is None:
+        await asyncio.sleep(0)
+        return
+    try:
+        await asyncio.wait_for(flush(), timeout)
+    except (asyncio.TimeoutError, RuntimeError):
+        pass
+
+
+def drain_async_logging(timeout: float) -> None:
+    """Run litellm's queued async callbacks to completion on a private event loop.
+
+    Used when no event loop is running (a sync test that used ``asyncio.run``, or fixture
+    teardown): the loop the agent ran on may be closed, and litellm would otherwise deliver the
+    events only at interpreter exit.
+    """
+
+    async def run() -> None:
+        await flush_async_logging(timeout)
+        try:
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER as worker
+        except ImportError:
+            return
+        stop = getattr(worker, "stop", None)
+        if stop is not None:  # do not leave the worker task pending on a loop we close
+            await stop()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
+def cost_from_price_table(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """USD cost of a call by litellm's price table, or None when the model is not priced."""
+    prepare_environment()
+    try:
+        import litellm
+
+        prompt, completion = litellm.cost_per_token(
+            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+        )
+    except Exception:
+        return None
+    return float(prompt) + float(completion)

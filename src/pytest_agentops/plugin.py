@@ -1,0 +1,135 @@
+"""pytest entry point of pytest-agentops: options, ini keys, markers, fixtures and hook wiring.
+
+Kept thin and cheap to import: every pytest run of every project that installs the plugin
+imports this module, so pydantic, litellm, vcrpy and deepdiff are imported only inside the
+fixtures and hooks that need them (enforced by ruff TID253 and a test).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .settings import SETTINGS_KEY, resolve
+
+if TYPE_CHECKING:
+    from .recording import Recorder
+
+_COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
+_ENV_SET_KEY = pytest.StashKey[bool]()
+
+MARKERS = (
+    "agentops(name=None, **metadata): record this test's agent trajectory even if it does not "
+    "request the agent_trace fixture; optional trajectory name and metadata.",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentops", "pytest-agentops: test AI agents by their trajectories")
+    group.addoption(
+        "--agentops",
+        action="store_true",
+        default=False,
+        help="print the agentops summary (steps, tool/LLM calls, tokens, cost per test).",
+    )
+    group.addoption(
+        "--agentops-report",
+        metavar="PATH",
+        default=None,
+        help="write a JSON report of every recorded test's trajectory and totals to PATH.",
+    )
+    parser.addini("agentops", type="bool", default=False, help="same as --agentops.")
+    parser.addini("agentops_report", default="", help="same as --agentops-report (path).")
+    parser.addini(
+        "agentops_capture_litellm",
+        type="bool",
+        default=True,
+        help="capture litellm calls automatically while a test records (default: true).",
+    )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    settings = resolve(config)
+    config.stash[SETTINGS_KEY] = settings
+    # Reproducible cost and no network fetch of litellm's price table, unless the user chose.
+    config.stash[_ENV_SET_KEY] = _COST_MAP_ENV not in os.environ
+    os.environ.setdefault(_COST_MAP_ENV, "True")
+    from .report import AgentopsSession
+
+    config.pluginmanager.register(AgentopsSession(config, settings), "agentops-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_ENV_SET_KEY, False):
+        os.environ.pop(_COST_MAP_ENV, None)
+    if "pytest_agentops.autocapture" in sys.modules:
+        from .autocapture import deactivate
+
+        deactivate()
+
+
+def _marker_args(item: pytest.Item) -> tuple[str | None, dict[str, Any]]:
+    marker = item.get_closest_marker("agentops")
+    if marker is None:
+        return None, {}
+    if len(marker.args) > 1:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.agentops takes at most one positional argument "
+            f"(the trajectory name), got {marker.args!r}"
+        )
+    name = marker.kwargs.get("name", marker.args[0] if marker.args else None)
+    if name is not None and not isinstance(name, str):
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.agentops name must be a string, got {name!r}"
+        )
+    metadata = {k: v for k, v in marker.kwargs.items() if k != "name"}
+    return name, metadata
+
+
+@pytest.fixture
+def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, None]:
+    """Record everything the agent does during this test into ``agent_trace.trajectory``.
+
+    Captured automatically: ``@pytest_agentops.tool`` functions and litellm calls (sync, async,
+    streaming).  Manual API: ``tool_call``, ``llm_call``, ``message``, ``step``, ``set_input``,
+    ``set_output``.
+    """
+    from .recording import Recorder
+    from .report import TRAJECTORY_KEY
+
+    settings = request.config.stash[SETTINGS_KEY]
+    name, metadata = _marker_args(request.node)
+    recorder = Recorder(name=name or request.node.nodeid, metadata=metadata)
+    if settings.capture_litellm:
+        from .autocapture import activate
+
+        activate()
+    recorder.start()
+    try:
+        yield recorder
+    finally:
+        recorder.stop()
+        trajectory = recorder.trajectory
+        request.node.stash[TRAJECTORY_KEY] = trajectory
+        request.config.hook.pytest_agentops_trajectory_recorded(
+            item=request.node, trajectory=trajectory
+        )
+
+
+@pytest.fixture(autouse=True)
+def _agentops_marker_autouse(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``@pytest.mark.agentops`` record without requesting ``agent_trace``."""
+    if request.node.get_closest_marker("agentops") is not None:
+        request.getfixturevalue("agent_trace")

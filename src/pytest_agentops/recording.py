@@ -1,0 +1,377 @@
+"""The Recorder behind the ``agent_trace`` fixture.
+
+Hot paths (``@tool`` calls) append plain records without taking a lock; pydantic models are
+built only when the trajectory is read.  Events that arrive from litellm's callback threads or
+its async logging worker are tracked as *pending* until their completion event lands, and
+reading the trajectory first waits for (and, for async calls, drives) their delivery, so a test
+never sees a half-recorded run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from . import _state
+from .models import (
+    LLMCall,
+    MessageStep,
+    RequestedToolCall,
+    SpanStep,
+    Step,
+    ToolCall,
+    Trajectory,
+)
+
+#: How long reading a trajectory waits for litellm to deliver outstanding completion events.
+FLUSH_TIMEOUT_S = 5.0
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-compatible copy of ``value`` (objects that JSON cannot hold become their repr)."""
+    return to_jsonable_python(value, fallback=repr, serialize_unknown=True)
+
+
+def error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _wall(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+
+
+class _Record:
+    """One step as recorded, mutable until finished; converted to a pydantic Step on read."""
+
+    __slots__ = ("done", "fields", "id", "is_async", "kind", "parent_id", "t0", "wall0")
+
+    def __init__(self, kind: str, step_id: str, parent_id: str | None, fields: dict[str, Any]):
+        self.kind = kind
+        self.id = step_id
+        self.parent_id = parent_id
+        self.fields = fields
+        self.wall0 = time.time()
+        self.t0 = time.perf_counter()
+        self.done = False
+        self.is_async = False
+
+
+class Recorder:
+    """Captures everything an agent does during one test (the ``agent_trace`` fixture).
+
+    Automatic capture: ``@tool`` functions and litellm calls.  Manual API: :meth:`tool_call`,
+    :meth:`llm_call`, :meth:`message`, :meth:`step`, :meth:`set_input`, :meth:`set_output`.
+    Read :attr:`trajectory` at any time, e.g. ``assert agent_trace.trajectory.tool_names == [...]``.
+    """
+
+    def __init__(self, name: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._records: list[_Record] = []
+        self._ids = itertools.count(1)
+        self._pending: dict[str, _Record] = {}
+        self._cond = threading.Condition()
+        self._input: Any = None
+        self._output: Any = None
+        self._has_input = False
+        self._has_output = False
+        self._started = time.time()
+        self._ended: float | None = None
+        self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
+
+    # ---- activation ---------------------------------------------------------------------
+    def start(self) -> Recorder:
+        """Make this the recorder that ``@tool`` and litellm capture report to."""
+        _state.ACTIVE.recorder = self
+        return self
+
+    def stop(self) -> None:
+        if _state.ACTIVE.recorder is self:
+            _state.ACTIVE.recorder = None
+        if self._ended is None:
+            self._ended = time.time()
+
+    @property
+    def active(self) -> bool:
+        return _state.ACTIVE.recorder is self
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _next_id(self) -> str:
+        return f"s{next(self._ids)}"
+
+    # ---- hot path used by @tool ---------------------------------------------------------
+    def _tool_started(self, name: str, arguments: dict[str, Any]) -> tuple[_Record, Any]:
+        rec = _Record("tool", self._next_id(), _state.CURRENT_PARENT.get(), {})
+        rec.fields["name"] = name
+        rec.fields["arguments"] = jsonable(arguments)
+        self._records.append(rec)
+        return rec, _state.CURRENT_PARENT.set(rec.id)
+
+    def _tool_finished(
+        self, pending: tuple[_Record, Any], result: Any, exc: BaseException | None
+    ) -> None:
+        rec, token = pending
+        rec.fields["duration_ms"] = (time.perf_counter() - rec.t0) * 1000
+        if exc is None:
+            rec.fields["result"] = jsonable(result)
+        else:
+            rec.fields["error"] = error_text(exc)
+        rec.done = True
+        try:
+            _state.CURRENT_PARENT.reset(token)
+        except ValueError:  # finished in another context than it started (rare): leave it
+            pass
+
+    # ---- litellm capture (called from litellm's threads) --------------------------------
+    def _llm_started(self, call_id: str, fields: dict[str, Any], is_async: bool) -> None:
+        rec = _Record("llm", self._next_id(), _state.CURRENT_PARENT.get(), fields)
+        rec.is_async = is_async
+        with self._cond:
+            self._pending[call_id] = rec
+            self._records.append(rec)
+
+    def _llm_finished(self, call_id: str | None, fields: dict[str, Any]) -> None:
+        with self._cond:
+            rec = self._pending.pop(call_id, None) if call_id else None
+            if rec is None:  # no pre-call event (e.g. a cache hit): record it now
+                rec = _Record("llm", self._next_id(), _state.CURRENT_PARENT.get(), {})
+                self._records.append(rec)
+            rec.fields.update(fields)
+            rec.done = True
+            self._cond.notify_all()
+
+    def pending_llm_calls(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """Wait until litellm has delivered every outstanding completion event.
+
+        Sync calls are delivered by litellm's callback thread pool; async calls are queued on
+        litellm's async logging worker, which is drained here on a private event loop.  When
+        called inside a running event loop with async events outstanding, this cannot block
+        the loop, so it raises and tells you to ``await agent_trace.settle()``.
+        """
+        with self._cond:
+            if not self._pending:
+                return
+            has_async = any(r.is_async for r in self._pending.values())
+        if has_async:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                from .litellm_capture import drain_async_logging
+
+                drain_async_logging(timeout)
+            else:
+                raise RuntimeError(
+                    f"{self.pending_llm_calls()} litellm call(s) made with acompletion() have "
+                    "not been delivered by litellm's async logging worker yet. In an async test, "
+                    "`await agent_trace.settle()` before reading `agent_trace.trajectory`."
+                )
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending, timeout)
+            for rec in self._pending.values():
+                rec.fields.setdefault(
+                    "error",
+                    f"litellm did not report how this call ended within {timeout:g}s "
+                    "(a streamed response that was never consumed?)",
+                )
+                rec.done = True
+            self._pending.clear()
+
+    async def settle(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """Async tests: let litellm's async logging worker deliver outstanding events."""
+        deadline = time.monotonic() + timeout
+        while self.pending_llm_calls() and time.monotonic() < deadline:
+            from .litellm_capture import flush_async_logging
+
+            await flush_async_logging(max(deadline - time.monotonic(), 0.01))
+            if self.pending_llm_calls():
+                await asyncio.sleep(0.01)
+        self.flush(timeout=0)
+
+    # ---- manual API ---------------------------------------------------------------------
+    def tool_call(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        result: Any = None,
+        error: str | BaseException | None = None,
+        call_id: str | None = None,
+        duration_ms: float | None = None,
+    ) -> str:
+        """Record a tool call made outside ``@tool``; returns the step id."""
+        fields: dict[str, Any] = {
+            "name": name,
+            "arguments": jsonable(arguments or {}),
+            "result": jsonable(result),
+            "call_id": call_id,
+            "duration_ms": duration_ms,
+        }
+        if error is not None:
+            fields["error"] = error_text(error) if isinstance(error, BaseException) else error
+        return self._append_done("tool", fields)
+
+    def llm_call(
+        self,
+        model: str,
+        *,
+        input_messages: list[dict[str, Any]] | None = None,
+        output: str | dict[str, Any] | None = None,
+        requested_tool_calls: list[dict[str, Any]] | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cached_tokens: int = 0,
+        cost_usd: float | None = None,
+        provider: str | None = None,
+        duration_ms: float | None = None,
+        error: str | None = None,
+    ) -> str:
+        """Record an LLM call made outside litellm; returns the step id.
+
+        ``output`` is the assistant's text or message dict.  When ``cost_usd`` is None and
+        tokens are given, the cost comes from litellm's price table for ``model``.
+        """
+        message = {"role": "assistant", "content": output} if isinstance(output, str) else output
+        if cost_usd is None and (input_tokens or output_tokens):
+            from .litellm_capture import cost_from_price_table
+
+            cost_usd = cost_from_price_table(model, input_tokens, output_tokens)
+        fields = {
+            "model": model,
+            "provider": provider,
+            "input_messages": jsonable(input_messages or []),
+            "output_message": jsonable(message),
+            "requested_tool_calls": [
+                RequestedToolCall.model_validate(c) for c in requested_tool_calls or []
+            ],
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_tokens": cached_tokens,
+            "cost_usd": cost_usd,
+            "duration_ms": duration_ms,
+            "error": error,
+        }
+        return self._append_done("llm", fields)
+
+    def message(self, role: str, content: Any) -> str:
+        """Record a conversation message (e.g. a user turn in a multi-turn test)."""
+        return self._append_done("message", {"role": role, "content": jsonable(content)})
+
+    @contextmanager
+    def step(self, name: str, **attributes: Any) -> Iterator[str]:
+        """A named span; tool and LLM calls made inside it become its children."""
+        rec = _Record("span", self._next_id(), _state.CURRENT_PARENT.get(), {"name": name})
+        rec.fields["attributes"] = jsonable(attributes)
+        self._records.append(rec)
+        token = _state.CURRENT_PARENT.set(rec.id)
+        try:
+            yield rec.id
+        except BaseException as exc:
+            rec.fields["error"] = error_text(exc)
+            raise
+        finally:
+            _state.CURRENT_PARENT.reset(token)
+            rec.fields["duration_ms"] = (time.perf_counter() - rec.t0) * 1000
+            rec.done = True
+
+    def set_input(self, value: Any) -> None:
+        self._input, self._has_input = jsonable(value), True
+
+    def set_output(self, value: Any) -> None:
+        self._output, self._has_output = jsonable(value), True
+
+    def _append_done(self, kind: str, fields: dict[str, Any]) -> str:
+        rec = _Record(kind, self._next_id(), _state.CURRENT_PARENT.get(), fields)
+        rec.done = True
+        self._records.append(rec)
+        return rec.id
+
+    # ---- reading ------------------------------------------------------------------------
+    @property
+    def trajectory(self) -> Trajectory:
+        """The run so far as a :class:`Trajectory` (waits for pending litellm events first)."""
+        self.flush()
+        return self._build()
+
+    def _build(self) -> Trajectory:
+        steps: list[Step] = []
+        for rec in list(self._records):
+            common = {
+                "id": rec.id,
+                "parent_id": rec.parent_id,
+                "started_at": _wall(rec.wall0),
+            }
+            fields = {k: v for k, v in rec.fields.items() if v is not None}
+            if not rec.done and "duration_ms" not in fields:
+                fields["error"] = fields.get("error") or "still running when the trajectory was read"
+            if rec.kind == "tool":
+                steps.append(ToolCall(**common, **fields))
+            elif rec.kind == "llm":
+                steps.append(LLMCall(**common, **fields))
+            elif rec.kind == "message":
+                steps.append(MessageStep(**common, **fields))
+            else:
+                steps.append(SpanStep(**common, **fields))
+        _link_tool_calls(steps)
+        traj = Trajectory(
+            id=self._trajectory_id,
+            name=self.name,
+            input=self._input if self._has_input else _derive_input(steps),
+            output=self._output if self._has_output else _derive_output(steps),
+            steps=steps,
+            metadata=dict(self.metadata),
+            started_at=_wall(self._started),
+            ended_at=_wall(self._ended if self._ended is not None else time.time()),
+        )
+        return traj
+
+
+def _link_tool_calls(steps: list[Step]) -> None:
+    """Give executed tool calls the id of the model tool call they answer, when unambiguous.
+
+    A tool execution answers the most recent LLM response that requested a call with the same
+    name (and, preferably, the same arguments) that no earlier execution claimed.
+    """
+    open_requests: list[RequestedToolCall] = []
+    for step in steps:
+        if isinstance(step, LLMCall) and step.requested_tool_calls:
+            open_requests = list(step.requested_tool_calls)
+        elif isinstance(step, ToolCall) and step.call_id is None and open_requests:
+            same_name = [r for r in open_requests if r.name == step.name]
+            exact = [r for r in same_name if r.arguments == step.arguments]
+            chosen = (exact or same_name or [None])[0]
+            if chosen is not None:
+                open_requests.remove(chosen)
+                step.call_id = chosen.id
+
+
+def _derive_input(steps: list[Step]) -> Any:
+    for step in steps:
+        if isinstance(step, LLMCall):
+            users = [m for m in step.input_messages if m.get("role") == "user"]
+            return users[-1].get("content") if users else None
+    return None
+
+
+def _derive_output(steps: list[Step]) -> Any:
+    for step in reversed(steps):
+        if isinstance(step, LLMCall) and step.ok and not step.requested_tool_calls:
+            return step.output_text
+    return None

@@ -1,0 +1,106 @@
+"""The ``@tool`` decorator for an application's tool functions.
+
+Application code imports this in production, so it depends on the standard library only (no
+pytest, pydantic or litellm).  With no recorder active a decorated call costs one attribute
+read and one extra Python call; with a recorder it also records name, arguments (bound by
+parameter name), result or exception, and duration, then re-raises any exception unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from . import _state
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _make_binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """Return a fast function mapping a call's (args, kwargs) to {parameter name: value}.
+
+    Only the arguments the caller passed are recorded (defaults are not filled in), which is
+    what a model's tool call carries too.  A leading ``self``/``cls`` is not recorded.
+    """
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature
+        params = []
+    skip = 1 if params and params[0].name in ("self", "cls") else 0
+    names = tuple(p.name for p in params if p.kind in _POSITIONAL)
+    var_positional = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
+    n_names = len(names)
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bound = dict(zip(names[skip:], args[skip:n_names]))
+        if len(args) > n_names:
+            bound[var_positional or "args"] = list(args[n_names:])
+        if kwargs:
+            bound.update(kwargs)
+        return bound
+
+    return bind
+
+
+@overload
+def tool(fn: F, /) -> F: ...
+@overload
+def tool(*, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def tool(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Mark a function (sync or async) as an agent tool so its calls are recorded.
+
+    Use as ``@tool`` or ``@tool(name="lookup_order")``.  The wrapped function keeps its
+    name, docstring, signature and type; it behaves exactly as before when no test is
+    recording.
+    """
+    if fn is None:
+        return lambda f: tool(f, name=name)
+    if not callable(fn):
+        raise TypeError(f"@tool decorates a function, got {type(fn).__name__}: {fn!r}")
+    tool_name = name or getattr(fn, "__name__", None) or repr(fn)
+    bind = _make_binder(fn)
+    active = _state.ACTIVE
+    wrapper: Callable[..., Any]
+
+    if inspect.iscoroutinefunction(fn):
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            recorder = active.recorder
+            if recorder is None:
+                return await fn(*args, **kwargs)
+            pending = recorder._tool_started(tool_name, bind(args, kwargs))
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                recorder._tool_finished(pending, None, exc)
+                raise
+            recorder._tool_finished(pending, result, None)
+            return result
+
+        wrapper = async_wrapper
+    else:
+
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            recorder = active.recorder
+            if recorder is None:
+                return fn(*args, **kwargs)
+            pending = recorder._tool_started(tool_name, bind(args, kwargs))
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                recorder._tool_finished(pending, None, exc)
+                raise
+            recorder._tool_finished(pending, result, None)
+            return result
+
+        wrapper = sync_wrapper
+
+    functools.update_wrapper(wrapper, fn)
+    wrapper.__agentops_tool__ = tool_name  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
