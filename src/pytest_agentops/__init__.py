@@ -40,7 +40,21 @@ _LAZY = {
     "TrajectoryLoadError": ".errors",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "AgentopsError",
+    "LLMCall",
+    "MessageStep",
+    "Recorder",
+    "RequestedToolCall",
+    "SpanStep",
+    "Step",
+    "ToolCall",
+    "Totals",
+    "Trajectory",
+    "TrajectoryLoadError",
+    "__version__",
+    "tool",
+]
 
 
 def __getattr__(name: str) -> Any:

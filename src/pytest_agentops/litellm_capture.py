@@ -12,8 +12,10 @@ Importing this module imports litellm; nothing imports it until a test records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +40,13 @@ def ensure_installed() -> None:
     if _logger_instance is None:
         _logger_instance = _make_logger_class()()
     callbacks = litellm.callbacks
+    # Drop stale instances of this logger (a re-imported copy of this module, e.g. under
+    # pytester), which would otherwise record every call twice.
+    callbacks[:] = [
+        cb
+        for cb in callbacks
+        if cb is _logger_instance or type(cb).__name__ != "AgentopsLitellmLogger"
+    ]
     if not any(cb is _logger_instance for cb in callbacks):
         callbacks.append(_logger_instance)
 
@@ -127,14 +136,26 @@ def failure_fields(kwargs: dict[str, Any], response: Any, start: Any, end: Any) 
 def _make_logger_class() -> type:
     from litellm.integrations.custom_logger import CustomLogger
 
-    class AgentopsLitellmLogger(CustomLogger):  # type: ignore[misc]
-        """Forwards litellm events to the recorder of the running test."""
+    class AgentopsLitellmLogger(CustomLogger):
+        """Forwards litellm events to the recorder of the running test.
+
+        A completion event goes to the recorder that saw the call start, even if that
+        recorder has stopped since (the event may arrive from a worker thread just after the
+        test body returned); the recorder's flush waits for it.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._owners: dict[str, Any] = {}
+            self._lock = threading.Lock()
 
         def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
             recorder = _state.ACTIVE.recorder
             call_id = kwargs.get("litellm_call_id")
-            if recorder is None or not call_id:
+            if recorder is None or not call_id or not recorder.capture_litellm:
                 return
+            with self._lock:
+                self._owners[call_id] = recorder
             params = kwargs.get("litellm_params") or {}
             fields = {
                 "model": model or kwargs.get("model") or "unknown",
@@ -144,14 +165,23 @@ def _make_logger_class() -> type:
             recorder._llm_started(call_id, fields, is_async=bool(params.get("acompletion")))
 
         def _deliver(self, kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
-            recorder = _state.ACTIVE.recorder
-            if recorder is not None:
-                recorder._llm_finished(kwargs.get("litellm_call_id"), fields)
+            call_id = kwargs.get("litellm_call_id")
+            with self._lock:
+                recorder = self._owners.pop(call_id, None) if call_id else None
+            if recorder is None:  # not announced (e.g. a cache hit): the running test's
+                recorder = _state.ACTIVE.recorder
+                if recorder is None or not recorder.capture_litellm:
+                    return
+            recorder._llm_finished(call_id, fields)
 
-        def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        def log_success_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
             self._deliver(kwargs, success_fields(kwargs, response_obj, start_time, end_time))
 
-        def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        def log_failure_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
             self._deliver(kwargs, failure_fields(kwargs, response_obj, start_time, end_time))
 
         async def async_log_success_event(
@@ -178,10 +208,8 @@ async def flush_async_logging(timeout: float) -> None:
     if flush is None:
         await asyncio.sleep(0)
         return
-    try:
+    with contextlib.suppress(asyncio.TimeoutError, RuntimeError):
         await asyncio.wait_for(flush(), timeout)
-    except (asyncio.TimeoutError, RuntimeError):
-        pass
 
 
 def drain_async_logging(timeout: float) -> None:

@@ -106,7 +106,7 @@ class Totals(_Model):
 class Trajectory(_Model):
     """Everything an agent run did: LLM calls, tool calls, messages and spans, in start order."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     name: str | None = None
     input: Any = None
@@ -169,7 +169,9 @@ class Trajectory(_Model):
 
     # ---- I/O -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, source: str | Path | dict[str, Any] | list[Any], format: str = "auto") -> Trajectory:
+    def load(
+        cls, source: str | Path | dict[str, Any] | list[Any], format: str = "auto"
+    ) -> Trajectory:
         """Load a trajectory from a file path or already-parsed data.
 
         ``format`` is ``auto`` (by content), ``native`` or ``openai`` (a chat-completions

@@ -66,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Reproducible cost and no network fetch of litellm's price table, unless the user chose.
     config.stash[_ENV_SET_KEY] = _COST_MAP_ENV not in os.environ
     os.environ.setdefault(_COST_MAP_ENV, "True")
-    from .report import AgentopsSession
+    from .session import AgentopsSession
 
     config.pluginmanager.register(AgentopsSession(config, settings), "agentops-session")
 
@@ -107,11 +107,15 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
     ``set_output``.
     """
     from .recording import Recorder
-    from .report import TRAJECTORY_KEY
+    from .session import TRAJECTORY_KEY
 
     settings = request.config.stash[SETTINGS_KEY]
     name, metadata = _marker_args(request.node)
-    recorder = Recorder(name=name or request.node.nodeid, metadata=metadata)
+    recorder = Recorder(
+        name=name or request.node.nodeid,
+        metadata=metadata,
+        capture_litellm=settings.capture_litellm,
+    )
     if settings.capture_litellm:
         from .autocapture import activate
 

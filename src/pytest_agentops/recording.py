@@ -31,6 +31,8 @@ from .models import (
     Trajectory,
 )
 
+_LATE = "litellm did not report how this call ended"
+
 #: How long reading a trajectory waits for litellm to deliver outstanding completion events.
 FLUSH_TIMEOUT_S = 5.0
 
@@ -73,12 +75,21 @@ class Recorder:
     Read :attr:`trajectory` at any time, e.g. ``assert agent_trace.trajectory.tool_names == [...]``.
     """
 
-    def __init__(self, name: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        capture_litellm: bool = True,
+    ) -> None:
         self.name = name
+        #: Whether litellm's callback events are recorded (ini ``agentops_capture_litellm``).
+        self.capture_litellm = capture_litellm
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._records: list[_Record] = []
         self._ids = itertools.count(1)
         self._pending: dict[str, _Record] = {}
+        self._llm_by_call_id: dict[str, _Record] = {}
         self._cond = threading.Condition()
         self._input: Any = None
         self._output: Any = None
@@ -131,7 +142,7 @@ class Recorder:
         else:
             rec.fields["error"] = error_text(exc)
         rec.done = True
-        try:
+        try:  # noqa: SIM105  (hot path: contextlib.suppress costs a context manager per call)
             _state.CURRENT_PARENT.reset(token)
         except ValueError:  # finished in another context than it started (rare): leave it
             pass
@@ -142,14 +153,19 @@ class Recorder:
         rec.is_async = is_async
         with self._cond:
             self._pending[call_id] = rec
+            self._llm_by_call_id[call_id] = rec
             self._records.append(rec)
 
     def _llm_finished(self, call_id: str | None, fields: dict[str, Any]) -> None:
         with self._cond:
-            rec = self._pending.pop(call_id, None) if call_id else None
+            rec = self._llm_by_call_id.get(call_id) if call_id else None
+            if call_id:
+                self._pending.pop(call_id, None)
             if rec is None:  # no pre-call event (e.g. a cache hit): record it now
                 rec = _Record("llm", self._next_id(), _state.CURRENT_PARENT.get(), {})
                 self._records.append(rec)
+            elif rec.fields.get("error", "").startswith(_LATE):  # arrived after a timeout
+                del rec.fields["error"]
             rec.fields.update(fields)
             rec.done = True
             self._cond.notify_all()
@@ -188,8 +204,7 @@ class Recorder:
             for rec in self._pending.values():
                 rec.fields.setdefault(
                     "error",
-                    f"litellm did not report how this call ended within {timeout:g}s "
-                    "(a streamed response that was never consumed?)",
+                    f"{_LATE} within {timeout:g}s (a streamed response that was never consumed?)",
                 )
                 rec.done = True
             self._pending.clear()
@@ -320,7 +335,9 @@ class Recorder:
             }
             fields = {k: v for k, v in rec.fields.items() if v is not None}
             if not rec.done and "duration_ms" not in fields:
-                fields["error"] = fields.get("error") or "still running when the trajectory was read"
+                fields["error"] = (
+                    fields.get("error") or "still running when the trajectory was read"
+                )
             if rec.kind == "tool":
                 steps.append(ToolCall(**common, **fields))
             elif rec.kind == "llm":
@@ -356,8 +373,9 @@ def _link_tool_calls(steps: list[Step]) -> None:
         elif isinstance(step, ToolCall) and step.call_id is None and open_requests:
             same_name = [r for r in open_requests if r.name == step.name]
             exact = [r for r in same_name if r.arguments == step.arguments]
-            chosen = (exact or same_name or [None])[0]
-            if chosen is not None:
+            candidates = exact or same_name
+            if candidates:
+                chosen = candidates[0]
                 open_requests.remove(chosen)
                 step.call_id = chosen.id
 

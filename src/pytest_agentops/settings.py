@@ -17,7 +17,7 @@ class Settings:
     summary: bool
     #: Write the JSON report here (``--agentops-report`` or ini ``agentops_report``).
     report_path: Path | None
-    #: Register the litellm capture callback while a test records (ini ``agentops_capture_litellm``).
+    #: Record litellm calls while a test records (ini ``agentops_capture_litellm``).
     capture_litellm: bool
 
     @property
@@ -37,21 +37,21 @@ def _ini_bool(config: pytest.Config, name: str) -> bool:
         return True
     if text in ("", "0", "false", "no", "off"):
         return False
-    raise pytest.UsageError(
-        f"ini option {name} = {value!r} is not a boolean; use true or false"
-    )
+    raise pytest.UsageError(f"ini option {name} = {value!r} is not a boolean; use true or false")
 
 
 def resolve(config: pytest.Config) -> Settings:
-    report = config.getoption("agentops_report") or config.getini("agentops_report") or None
+    report: str | None = config.getoption("agentops_report") or config.getini("agentops_report")
     report_path = Path(report) if report else None
     if report_path is not None and not Path(report_path).is_absolute():
-        base = config.invocation_params.dir if config.getoption("agentops_report") else config.rootpath
+        base = (
+            config.invocation_params.dir if config.getoption("agentops_report") else config.rootpath
+        )
         report_path = Path(base) / report_path
     if report_path is not None and report_path.is_dir():
         raise pytest.UsageError(
             f"--agentops-report={report} is a directory; give a file path such as "
-            f"{Path(report) / 'agentops-report.json'}"
+            f"{Path(str(report)) / 'agentops-report.json'}"
         )
     return Settings(
         summary=bool(config.getoption("agentops")) or _ini_bool(config, "agentops"),

@@ -20,7 +20,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def _make_binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+def _make_binder(
+    fn: Callable[..., Any],
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
     """Return a fast function mapping a call's (args, kwargs) to {parameter name: value}.
 
     Only the arguments the caller passed are recorded (defaults are not filled in), which is
@@ -36,7 +38,7 @@ def _make_binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str,
     n_names = len(names)
 
     def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = dict(zip(names[skip:], args[skip:n_names]))
+        bound = dict(zip(names[skip:], args[skip:n_names], strict=False))
         if len(args) > n_names:
             bound[var_positional or "args"] = list(args[n_names:])
         if kwargs:
@@ -60,7 +62,15 @@ def tool(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F]
     recording.
     """
     if fn is None:
-        return lambda f: tool(f, name=name)
+
+        def decorate(f: F) -> F:
+            return _wrap(f, name)
+
+        return decorate
+    return _wrap(fn, name)
+
+
+def _wrap(fn: F, name: str | None) -> F:
     if not callable(fn):
         raise TypeError(f"@tool decorates a function, got {type(fn).__name__}: {fn!r}")
     tool_name = name or getattr(fn, "__name__", None) or repr(fn)
@@ -102,5 +112,5 @@ def tool(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F]
         wrapper = sync_wrapper
 
     functools.update_wrapper(wrapper, fn)
-    wrapper.__agentops_tool__ = tool_name  # type: ignore[attr-defined]
+    setattr(wrapper, "__agentops_tool__", tool_name)  # noqa: B010  (mypy: unknown attribute)
     return wrapper  # type: ignore[return-value]

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ..models import LLMCall, RequestedToolCall, ToolCall, Trajectory
+from pytest_agentops.models import LLMCall, RequestedToolCall, ToolCall, Trajectory
 
 _ERROR_PREFIX = re.compile(r"^\s*(error|exception)\b", re.IGNORECASE)
 
@@ -87,7 +87,7 @@ def trajectory_from_openai_messages(
     name: str | None = None,
     source: str = "<messages>",
 ) -> Trajectory:
-    from ..errors import TrajectoryLoadError
+    from pytest_agentops.errors import TrajectoryLoadError
 
     steps: list[LLMCall | ToolCall] = []
     pending: dict[str, RequestedToolCall] = {}

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_agentops import LLMCall, ToolCall, Trajectory, TrajectoryLoadError
+
+MESSAGES = [
+    {"role": "system", "content": "You are a support agent."},
+    {"role": "user", "content": "Refund order 7 please, I'm C1 a@x.io"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "verify_identity", "arguments": '{"customer_id": "C1"}'},
+            },
+            {
+                "id": "call_b",
+                "type": "function",
+                "function": {"name": "lookup_order", "arguments": '{"order_id": "7"}'},
+            },
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_b", "content": '{"error": "order 7 not found"}'},
+    {"role": "tool", "tool_call_id": "call_a", "content": '{"verified": true}'},
+    {"role": "assistant", "content": "Sorry, I cannot find order 7."},
+]
+
+
+def test_from_openai_messages_builds_llm_and_tool_steps() -> None:
+    traj = Trajectory.from_openai_messages(MESSAGES)
+    assert [s.kind for s in traj.steps] == ["llm", "tool", "tool", "llm"]
+    assert traj.tool_names == ["lookup_order", "verify_identity"]
+    lookup, verify = traj.tool_calls
+    assert lookup.arguments == {"order_id": "7"}
+    assert lookup.error == "order 7 not found"
+    assert not lookup.ok
+    assert verify.ok
+    assert verify.result == {"verified": True}
+    assert verify.call_id == "call_a"
+    first = traj.llm_calls[0]
+    assert [r.name for r in first.requested_tool_calls] == ["verify_identity", "lookup_order"]
+    assert len(first.input_messages) == 2
+    assert traj.input == "Refund order 7 please, I'm C1 a@x.io"
+    assert traj.output == "Sorry, I cannot find order 7."
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"content": "Error: timeout talking to CRM"}, "Error: timeout talking to CRM"),
+        ({"content": "exception raised"}, "exception raised"),
+        ({"content": "done", "is_error": True}, "done"),
+        ({"content": '{"error": {"code": 4}}'}, '{"code": 4}'),
+        ({"content": "Errors are rare"}, None),
+        ({"content": '{"error": null, "ok": 1}'}, None),
+    ],
+)
+def test_tool_result_error_detection(message: dict, error: str | None) -> None:
+    msgs = [
+        {"role": "user", "content": "x"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c", "function": {"name": "t", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c", **message},
+    ]
+    assert Trajectory.from_openai_messages(msgs).tool_calls[0].error == error
+
+
+def test_legacy_function_call_messages() -> None:
+    msgs = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "function_call": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+        },
+        {"role": "function", "name": "weather", "content": "rain"},
+    ]
+    traj = Trajectory.from_openai_messages(msgs)
+    assert traj.tool_calls[0].arguments == {"city": "Oslo"}
+    assert traj.tool_calls[0].result == "rain"
+
+
+def test_invalid_json_arguments_are_kept_raw() -> None:
+    msgs = [
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c", "function": {"name": "t", "arguments": "{oops"}}],
+        },
+    ]
+    assert (
+        Trajectory.from_openai_messages(msgs).llm_calls[0].requested_tool_calls[0].arguments
+        == "{oops"
+    )
+
+
+def test_tool_result_without_request_or_name_is_a_clear_error() -> None:
+    with pytest.raises(TrajectoryLoadError, match=r"message \[0\].*tool_call_id 'zzz'"):
+        Trajectory.from_openai_messages([{"role": "tool", "tool_call_id": "zzz", "content": "x"}])
+
+
+def _traj() -> Trajectory:
+    return Trajectory(
+        name="t",
+        steps=[
+            LLMCall(model="gpt-4o-mini", input_tokens=10, output_tokens=5, cost_usd=0.001),
+            ToolCall(name="lookup", arguments={"id": 1}, result={"ok": True}, duration_ms=3),
+            ToolCall(name="refund", arguments={"amount": 250.0}, error="PermissionError: no"),
+            LLMCall(model="gpt-4o-mini", input_tokens=20, output_tokens=7, cost_usd=0.002),
+        ],
+    )
+
+
+def test_derived_totals() -> None:
+    traj = _traj()
+    assert traj.tool_names == ["lookup", "refund"]
+    assert (traj.input_tokens, traj.output_tokens, traj.total_tokens) == (30, 12, 42)
+    assert traj.cost_usd == pytest.approx(0.003)
+    totals = traj.totals()
+    assert (totals.steps, totals.tool_calls, totals.llm_calls) == (4, 2, 2)
+    assert [c.ok for c in traj.tool_calls] == [True, False]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
+def test_dump_and_load_round_trip(tmp_path: Path, suffix: str) -> None:
+    traj = _traj()
+    path = tmp_path / f"t{suffix}"
+    traj.dump(path)
+    text = path.read_text()
+    assert text.lstrip("{\n ").startswith('"schema_version"') or text.startswith("schema_version")
+    assert Trajectory.load(path) == traj
+    assert Trajectory.load(str(path), format="native") == traj
+
+
+def test_load_accepts_parsed_data_and_openai_messages(tmp_path: Path) -> None:
+    traj = _traj()
+    assert Trajectory.load(traj.to_jsonable()) == traj
+    path = tmp_path / "messages.json"
+    path.write_text(json.dumps({"messages": MESSAGES}))
+    assert Trajectory.load(path).tool_names == ["lookup_order", "verify_identity"]
+
+
+def test_load_truncated_json_names_file_and_position(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(_traj().dump()[:120])
+    with pytest.raises(TrajectoryLoadError) as info:
+        Trajectory.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "not valid JSON at line" in message
+    assert "truncated" in message
+
+
+def test_load_truncated_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text('schema_version: 1\nsteps:\n  - kind: tool\n    name: "unterminated\n')
+    with pytest.raises(TrajectoryLoadError, match=r"broken.yaml: not valid YAML at line \d+"):
+        Trajectory.load(path)
+
+
+def test_load_wrong_schema_names_the_field(tmp_path: Path) -> None:
+    data = _traj().to_jsonable()
+    data["steps"][2]["arguments"] = "not a dict"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(TrajectoryLoadError) as info:
+        Trajectory.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: field `steps[2].arguments`")
+    assert "Traceback" not in message
+    assert "pydantic" not in message.lower()
+
+
+def test_load_unknown_step_kind_and_unknown_key(tmp_path: Path) -> None:
+    data = _traj().to_jsonable()
+    data["steps"][0]["kind"] = "tol"
+    with pytest.raises(TrajectoryLoadError, match=r"field `steps\[0\]`.*'tol'"):
+        Trajectory.load(data)
+    data = _traj().to_jsonable()
+    data["steps"][1]["argumnts"] = {}
+    with pytest.raises(TrajectoryLoadError, match=r"field `steps\[1\].argumnts`: Extra inputs"):
+        Trajectory.load(data)
+
+
+def test_load_future_schema_version_says_how_to_fix(tmp_path: Path) -> None:
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps({"schema_version": 2, "steps": []}))
+    with pytest.raises(
+        TrajectoryLoadError, match=r"schema_version 2.*pip install -U pytest-agentops"
+    ):
+        Trajectory.load(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        ("", "the file is empty"),
+        ("42", "cannot tell the trace format"),
+        ("[1, 2]", r"message \[0\]"),
+    ],
+)
+def test_load_other_bad_input(tmp_path: Path, content: str, pattern: str) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    with pytest.raises(TrajectoryLoadError, match=pattern):
+        Trajectory.load(path)
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(TrajectoryLoadError, match="no such file"):
+        Trajectory.load(tmp_path / "nope.json")
+
+
+def test_dump_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "t.json"
+    _traj().dump(path)
+    _traj().dump(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["t.json"]

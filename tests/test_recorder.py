@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+
+from pytest_agentops import LLMCall, MessageStep, SpanStep, ToolCall
+from pytest_agentops.recording import Recorder
+
+
+def test_manual_api_builds_a_tree() -> None:
+    rec = Recorder(name="manual", metadata={"agent": "support", "version": "1.2"})
+    rec.set_input("refund order 7")
+    rec.message("user", "refund order 7")
+    with rec.step("plan", strategy="verify-first") as plan_id:
+        rec.llm_call(
+            "gpt-4o-mini",
+            input_messages=[{"role": "user", "content": "refund order 7"}],
+            output={
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c1", "function": {"name": "refund", "arguments": '{"order_id": "7"}'}}
+                ],
+            },
+            requested_tool_calls=[{"id": "c1", "name": "refund", "arguments": {"order_id": "7"}}],
+            input_tokens=100,
+            output_tokens=20,
+        )
+        rec.tool_call("refund", {"order_id": "7"}, result="ok")
+    rec.tool_call("notify", {"to": "x"}, error=TimeoutError("smtp"))
+    rec.llm_call("gpt-4o-mini", output="Refunded.", cost_usd=0.5)
+    traj = rec.trajectory
+    kinds = [type(s) for s in traj.steps]
+    assert kinds == [MessageStep, SpanStep, LLMCall, ToolCall, ToolCall, LLMCall]
+    span = traj.steps[1]
+    assert span.id == plan_id
+    assert span.attributes == {"strategy": "verify-first"}
+    assert [s.parent_id for s in traj.steps] == [None, None, plan_id, plan_id, None, None]
+    assert traj.children(plan_id) == traj.steps[2:4]
+    assert traj.tool_calls[0].call_id == "c1"
+    assert traj.tool_calls[1].error == "TimeoutError: smtp"
+    assert traj.input == "refund order 7"
+    assert traj.output == "Refunded."
+    assert traj.metadata == {"agent": "support", "version": "1.2"}
+    assert traj.name == "manual"
+    # cost from litellm's price table when not given (gpt-4o-mini is priced)
+    assert traj.llm_calls[0].cost_usd is not None
+    assert traj.llm_calls[0].cost_usd > 0
+    assert traj.cost_usd == pytest.approx(0.5 + traj.llm_calls[0].cost_usd)
+
+
+def test_span_records_exception() -> None:
+    rec = Recorder()
+    with pytest.raises(ValueError, match="bad plan"), rec.step("boom"):
+        raise ValueError("bad plan")
+    assert rec.trajectory.steps[0].error == "ValueError: bad plan"
+
+
+def test_unpriced_model_has_no_cost() -> None:
+    rec = Recorder()
+    rec.llm_call("my-local-model-xyz", output="hi", input_tokens=5, output_tokens=5)
+    assert rec.trajectory.llm_calls[0].cost_usd is None
+    assert rec.trajectory.cost_usd == 0
+
+
+def test_output_defaults_to_the_final_answer_and_can_be_overridden() -> None:
+    rec = Recorder()
+    rec.llm_call("m", output="first")
+    rec.llm_call("m", output="final")
+    assert rec.trajectory.output == "final"
+    rec.set_output({"answer": 42})
+    assert rec.trajectory.output == {"answer": 42}
+
+
+def test_start_and_stop_control_what_is_recorded() -> None:
+    from pytest_agentops import tool
+
+    @tool
+    def t() -> None:
+        return None
+
+    rec = Recorder()
+    t()
+    rec.start()
+    assert rec.active
+    t()
+    rec.stop()
+    t()
+    assert not rec.active
+    assert len(rec.trajectory.tool_calls) == 1
+    assert rec.trajectory.ended_at is not None
