@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from support_agent.agent import run_support_agent
 from support_agent.fake_llm import FakeLLM
 
 #: ``openai/`` makes litellm speak the OpenAI protocol to ``api_base``; the rest of the name
@@ -50,9 +51,4 @@ def agent_options(fake_llm: FakeLLM) -> dict[str, Any]:
 @pytest.fixture
 def ask_agent(agent_options: dict[str, Any]) -> Callable[..., str]:
     """``ask_agent(question, **kwargs)``: run the support agent and return its answer."""
-    # Imported here, not at the top: pytest imports conftest.py files before plugins are
-    # configured, and `import litellm` that early would fetch litellm's price table from the
-    # network instead of using the local copy that pytest-agentops selects.
-    from support_agent.agent import run_support_agent
-
     return functools.partial(run_support_agent, **agent_options)

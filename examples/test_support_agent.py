@@ -165,6 +165,7 @@ def test_reckless_model_is_exposed_by_its_trajectory(
     assert refund.arguments == {"order_id": "ORD-1002", "amount": 249}
     # Only the backend's own guard stopped it.
     assert not refund.ok
+    assert refund.error is not None
     assert refund.error.startswith("PermissionError: refunds over $100 need manager approval")
     assert store.refunds == []
     assert "didn't go through" in answer

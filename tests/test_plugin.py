@@ -363,3 +363,43 @@ def test_xdist_workers_merge_without_loss_or_duplicates(pytester: pytest.Pyteste
     failed = [t for t in data["tests"] if t["outcome"] == "failed"]
     assert [t["nodeid"] for t in failed] == ["test_x.py::test_many[5]"]
     result.stdout.fnmatch_lines(["*= agentops summary =*", "TOTAL (12 tests)*24*12*12*"])
+
+
+def test_cost_map_env_is_set_before_conftests_import_litellm(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LITELLM_LOCAL_MODEL_COST_MAP")
+    pytester.makeconftest(
+        """
+        import os
+        SEEN = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import conftest
+        def test_env():
+            assert conftest.SEEN == "True"
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "width", "expected"),
+    [
+        ("tests/test_a.py::test_x", 40, "tests/test_a.py::test_x"),
+        ("examples/deep/test_support.py::test_refund", 30, "test_support.py::test_refund"),
+        (
+            "a/test_support_agent.py::test_refund_is_approved",
+            36,
+            "test_~nt.py::test_refund_is_approved",
+        ),
+        ("x/test_a.py::" + "t" * 50, 20, "~" + "t" * 19),
+    ],
+)
+def test_shorten_nodeid(nodeid: str, width: int, expected: str) -> None:
+    from pytest_agentops.report import shorten_nodeid
+
+    assert shorten_nodeid(nodeid, width) == expected
+    assert len(shorten_nodeid(nodeid, width)) <= width

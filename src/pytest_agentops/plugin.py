@@ -58,14 +58,27 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+def _use_local_cost_map(config: pytest.Config) -> None:
+    """Reproducible costs and no network fetch of litellm's price table, unless the user chose.
+
+    Must happen before anything imports litellm, conftest.py files included.
+    """
+    if _ENV_SET_KEY not in config.stash:
+        config.stash[_ENV_SET_KEY] = _COST_MAP_ENV not in os.environ
+        os.environ.setdefault(_COST_MAP_ENV, "True")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    _use_local_cost_map(early_config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     settings = resolve(config)
     config.stash[SETTINGS_KEY] = settings
-    # Reproducible cost and no network fetch of litellm's price table, unless the user chose.
-    config.stash[_ENV_SET_KEY] = _COST_MAP_ENV not in os.environ
-    os.environ.setdefault(_COST_MAP_ENV, "True")
+    _use_local_cost_map(config)  # when loaded with -p or from a conftest, not as an entry point
     from .session import AgentopsSession
 
     config.pluginmanager.register(AgentopsSession(config, settings), "agentops-session")

@@ -204,7 +204,8 @@ class Recorder:
             for rec in self._pending.values():
                 rec.fields.setdefault(
                     "error",
-                    f"{_LATE} within {timeout:g}s (a streamed response that was never consumed?)",
+                    f"{_LATE} within {timeout:g}s (its completion event never arrived; "
+                    "was a streamed response left unconsumed?)",
                 )
                 rec.done = True
             self._pending.clear()

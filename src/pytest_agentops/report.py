@@ -37,6 +37,23 @@ def _money(value: float) -> str:
     return f"${value:.6f}" if value < 1 else f"${value:,.2f}"
 
 
+def shorten_nodeid(nodeid: str, width: int) -> str:
+    """Fit a node id into ``width`` columns, keeping the test name and the file's own name.
+
+    Directories go first, then the middle of the file name, then the start of the test name.
+    """
+    if len(nodeid) <= width:
+        return nodeid
+    path, sep, test = nodeid.partition("::")
+    path = path.rsplit("/", 1)[-1]
+    if len(path) + len(sep) + len(test) <= width:
+        return path + sep + test
+    keep = width - len(sep) - len(test) - 1
+    if keep >= 8:
+        return path[: keep // 2] + "~" + path[len(path) - (keep - keep // 2) :] + sep + test
+    return "~" + (path + sep + test)[-(width - 1) :]
+
+
 def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     tr.write_sep("=", "agentops summary")
     if not report.tests:
@@ -74,12 +91,11 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     fixed = [max(len(r[i]) for r in [header, *rows]) for i in range(1, len(header))]
     terminal_width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)
     room = terminal_width - sum(fixed) - 2 * len(fixed)
-    # Node ids stay readable: never squeeze them below 48 columns (long lines may wrap).
-    width = min(max(len(r[0]) for r in [header, *rows]), max(room, 48))
+    # Node ids stay readable: never squeeze them below 60 columns (long lines may wrap).
+    width = min(max(len(r[0]) for r in [header, *rows]), max(room, 60))
 
     def fmt(row: tuple[str, ...]) -> str:
-        name = row[0] if len(row[0]) <= width else "..." + row[0][-(width - 3) :]
-        cells = [name.ljust(width), row[1].ljust(fixed[0])]
+        cells = [shorten_nodeid(row[0], width).ljust(width), row[1].ljust(fixed[0])]
         cells += [c.rjust(w) for c, w in zip(row[2:], fixed[1:], strict=False)]
         return "  ".join(cells).rstrip()
 

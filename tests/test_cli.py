@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_agentops.cli import main
+
+
+def test_schema_prints_every_file_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert set(schemas) == {"trajectory", "report"}
+    trajectory = schemas["trajectory"]
+    assert next(iter(trajectory["properties"])) == "schema_version"
+    kinds = {
+        v["properties"]["kind"]["const"]
+        for k, v in trajectory["$defs"].items()
+        if "kind" in v.get("properties", {})
+    }
+    assert kinds == {"tool", "llm", "message", "span"}
+
+
+def test_schema_of_one_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "report"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "Report"
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "pytest-agentops"
+    out = subprocess.run(
+        [str(script), "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert out.startswith("pytest-agentops ")
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "schema" in capsys.readouterr().out
+
+
+def test_unknown_schema_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["schema", "nope"])
+    assert info.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

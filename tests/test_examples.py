@@ -1,0 +1,37 @@
+"""The README's main command: the example agent suite runs offline and reports tokens and cost."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_example_suite_runs_offline_with_tokens_and_cost(tmp_path: Path, xdist: list[str]) -> None:
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--agentops", f"--agentops-report={report}",
+         "-p", "no:cacheprovider", "examples/", *xdist],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = proc.stdout.split("agentops summary", 1)[1]
+    rows = [line for line in summary.splitlines() if "::" in line]
+    assert len(rows) >= 6
+    for row in rows:
+        tokens_in, tokens_out = map(int, re.search(r"(\d+)/(\d+)", row).groups())
+        cost = float(re.search(r"\$(\d+\.\d+)", row).group(1))
+        assert tokens_in > 0, row
+        assert tokens_out > 0, row
+        assert cost > 0, row
+    data = json.loads(report.read_text())
+    assert len(data["tests"]) == len(rows)
+    assert all(t["outcome"] == "passed" for t in data["tests"])
+    assert data["totals"]["cost_usd"] > 0
