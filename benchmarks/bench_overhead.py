@@ -180,6 +180,9 @@ def bench_startup(reps: int, budget_s: float) -> dict[str, Any]:
         "baseline_min_s": min(times["baseline"]),
         "delta_median_ms": (med["plugin"] - med["baseline"]) * 1000,
         "ratio": med["plugin"] / med["baseline"],
+        # The minimum is the run least disturbed by other processes (what hyperfine and
+        # timeit favour); on a busy machine it is the steadier of the two ratios.
+        "ratio_min": min(times["plugin"]) / min(times["baseline"]),
         "ratio_ci95": [ci_low, ci_high],
         "ratio_paired_median": statistics.median(paired),
         # CPU time (user + sys) of the pytest process: less disturbed by other busy processes
@@ -377,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         add(
             "pytest startup, plugin / baseline (median)",
             startup["ratio"],
+            "x",
+            STARTUP_RATIO_TARGET,
+            ".3f",
+        )
+        add(
+            "pytest startup, plugin / baseline (min)",
+            startup["ratio_min"],
             "x",
             STARTUP_RATIO_TARGET,
             ".3f",

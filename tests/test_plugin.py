@@ -383,3 +383,28 @@ def test_cost_map_env_is_set_before_conftests_import_litellm(
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_marker_on_a_class_records_each_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_agentops import tool
+
+        @tool
+        def t():
+            return 1
+
+        @pytest.mark.agentops
+        class TestAgent:
+            def test_a(self):
+                t()
+
+            def test_b(self):
+                t()
+                t()
+        """
+    )
+    result = pytester.runpytest("--agentops")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["passed*1*1*test_*::TestAgent::test_a", "passed*2*2*test_b"])

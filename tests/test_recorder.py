@@ -87,3 +87,20 @@ def test_start_and_stop_control_what_is_recorded() -> None:
     assert not rec.active
     assert len(rec.trajectory.tool_calls) == 1
     assert rec.trajectory.ended_at is not None
+
+
+def test_recorders_nest() -> None:
+    from pytest_agentops import tool
+
+    @tool
+    def t(i: int) -> int:
+        return i
+
+    outer = Recorder().start()
+    t(1)
+    with Recorder() as inner:
+        t(2)
+    t(3)
+    outer.stop()
+    assert [c.arguments["i"] for c in outer.trajectory.tool_calls] == [1, 3]
+    assert [c.arguments["i"] for c in inner.trajectory.tool_calls] == [2]

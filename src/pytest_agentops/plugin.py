@@ -145,8 +145,16 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
         )
 
 
-@pytest.fixture(autouse=True)
-def _agentops_marker_autouse(request: pytest.FixtureRequest) -> None:
-    """Tests marked ``@pytest.mark.agentops`` record without requesting ``agent_trace``."""
-    if request.node.get_closest_marker("agentops") is not None:
-        request.getfixturevalue("agent_trace")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``@pytest.mark.agentops`` record without requesting ``agent_trace``.
+
+    Done at collection rather than with an autouse fixture, so unmarked tests pay nothing.
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if (
+            names is not None
+            and "agent_trace" not in names
+            and item.get_closest_marker("agentops") is not None
+        ):
+            names.append("agent_trace")

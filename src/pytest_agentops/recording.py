@@ -97,17 +97,24 @@ class Recorder:
         self._has_output = False
         self._started = time.time()
         self._ended: float | None = None
+        self._previous: Recorder | None = None
         self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
 
     # ---- activation ---------------------------------------------------------------------
     def start(self) -> Recorder:
-        """Make this the recorder that ``@tool`` and litellm capture report to."""
-        _state.ACTIVE.recorder = self
+        """Make this the recorder that ``@tool`` and litellm capture report to.
+
+        Recorders nest: :meth:`stop` hands recording back to the one that was active before.
+        """
+        if _state.ACTIVE.recorder is not self:
+            self._previous = _state.ACTIVE.recorder
+            _state.ACTIVE.recorder = self
         return self
 
     def stop(self) -> None:
         if _state.ACTIVE.recorder is self:
-            _state.ACTIVE.recorder = None
+            _state.ACTIVE.recorder = self._previous
+        self._previous = None
         if self._ended is None:
             self._ended = time.time()
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._io import atomic_write_text
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -109,6 +108,8 @@ class AgentopsSession:
         return build_report(list(self.entries.values()))
 
     def write_report(self) -> None:
+        from ._io import atomic_write_text
+
         path = self.settings.report_path
         assert path is not None
         data = self.build_report().model_dump(mode="json", exclude_none=False)
