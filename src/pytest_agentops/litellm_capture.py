@@ -20,8 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from . import _state
-from .importers.openai_messages import parse_arguments
-from .models import RequestedToolCall
+from .importers.openai_messages import requested_calls
 from .recording import error_text, jsonable
 
 _logger_instance: Any = None
@@ -78,20 +77,6 @@ def _message_dict(message: Any) -> dict[str, Any] | None:
     return out
 
 
-def _requested(message: dict[str, Any] | None) -> list[RequestedToolCall]:
-    calls = []
-    for tc in (message or {}).get("tool_calls") or []:
-        fn = tc.get("function") or {}
-        calls.append(
-            RequestedToolCall(
-                id=tc.get("id"),
-                name=str(fn.get("name", "")),
-                arguments=parse_arguments(fn.get("arguments")),
-            )
-        )
-    return calls
-
-
 def _duration_ms(start: Any, end: Any) -> float | None:
     if isinstance(start, datetime) and isinstance(end, datetime):
         return max((end - start).total_seconds() * 1000, 0.0)
@@ -110,7 +95,7 @@ def success_fields(kwargs: dict[str, Any], response: Any, start: Any, end: Any) 
         "model": kwargs.get("model") or _get(response, "model") or "unknown",
         "provider": kwargs.get("custom_llm_provider"),
         "output_message": message,
-        "requested_tool_calls": _requested(message),
+        "requested_tool_calls": requested_calls(message or {}),
         "input_tokens": int(_get(usage, "prompt_tokens") or 0),
         "output_tokens": int(_get(usage, "completion_tokens") or 0),
         "cached_tokens": int(_get(details, "cached_tokens") or 0),
