@@ -408,3 +408,26 @@ def test_marker_on_a_class_records_each_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--agentops")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["passed*1*1*test_*::TestAgent::test_a", "passed*2*2*test_b"])
+
+
+def test_tool_names_comparison_gets_an_aligned_diff(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_sequence(agent_trace):
+            for name in ["verify", "lookup", "refund"]:
+                agent_trace.tool_call(name, {})
+            assert agent_trace.trajectory.tool_names == ["verify", "approve", "refund"]
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*assert tool_names == ['verify', 'approve', 'refund']",
+            "*tool call sequence differs (- expected, + actual, position in the run):",
+            "E *   1  verify",
+            "E *-      approve",
+            "E *+   2  lookup",
+            "E *   3  refund",
+        ]
+    )

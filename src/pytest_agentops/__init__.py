@@ -11,7 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .assertions import (
+        assert_called,
+        assert_called_before,
+        assert_not_called,
+        assert_output_contains,
+        assert_tool_calls,
+    )
     from .errors import AgentopsError, TrajectoryLoadError
+    from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
+    from .matching import call
     from .models import (
         LLMCall,
         MessageStep,
@@ -36,15 +45,43 @@ _LAZY = {
     "SpanStep": ".models",
     "RequestedToolCall": ".models",
     "Totals": ".models",
+    "assert_tool_calls": ".assertions",
+    "assert_called": ".assertions",
+    "assert_not_called": ".assertions",
+    "assert_called_before": ".assertions",
+    "assert_output_contains": ".assertions",
+    "call": ".matching",
+    "ANY": ".matchers",
+    "Regex": ".matchers",
+    "Approx": ".matchers",
+    "Lt": ".matchers",
+    "Le": ".matchers",
+    "Gt": ".matchers",
+    "Ge": ".matchers",
+    "OneOf": ".matchers",
+    "Contains": ".matchers",
+    "Match": ".matchers",
+    "Matcher": ".matchers",
     "AgentopsError": ".errors",
     "TrajectoryLoadError": ".errors",
 }
 
 __all__ = [
+    "ANY",
     "AgentopsError",
+    "Approx",
+    "Contains",
+    "Ge",
+    "Gt",
     "LLMCall",
+    "Le",
+    "Lt",
+    "Match",
+    "Matcher",
     "MessageStep",
+    "OneOf",
     "Recorder",
+    "Regex",
     "RequestedToolCall",
     "SpanStep",
     "Step",
@@ -53,6 +90,12 @@ __all__ = [
     "Trajectory",
     "TrajectoryLoadError",
     "__version__",
+    "assert_called",
+    "assert_called_before",
+    "assert_not_called",
+    "assert_output_contains",
+    "assert_tool_calls",
+    "call",
     "tool",
 ]
 

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 
 
+class ToolNames(list[str]):
+    """The names of a trajectory's tool calls; ``assert traj.tool_names == [...]`` failures get
+    an aligned sequence diff from the plugin's ``pytest_assertrepr_compare``."""
+
+
 class _Model(BaseModel):
     # Unknown keys are an error: a typo in a hand-written trace must not pass silently.
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
@@ -126,8 +131,8 @@ class Trajectory(_Model):
         return [s for s in self.steps if isinstance(s, LLMCall)]
 
     @property
-    def tool_names(self) -> list[str]:
-        return [s.name for s in self.steps if isinstance(s, ToolCall)]
+    def tool_names(self) -> ToolNames:
+        return ToolNames(s.name for s in self.steps if isinstance(s, ToolCall))
 
     @property
     def input_tokens(self) -> int:

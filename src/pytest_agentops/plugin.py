@@ -93,6 +93,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         deactivate()
 
 
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """``assert traj.tool_names == [...]``: show the two sequences aligned, with positions."""
+    if op != "==":
+        return None
+    for actual, expected in ((left, right), (right, left)):
+        if type(actual).__name__ == "ToolNames" and isinstance(expected, (list, tuple)):
+            from .render import tool_names_diff
+
+            assert isinstance(actual, list)
+            return [
+                f"tool_names == {short_list(expected)}",
+                *tool_names_diff([str(e) for e in expected], actual),
+            ]
+    return None
+
+
+def short_list(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _marker_args(item: pytest.Item) -> tuple[str | None, dict[str, Any]]:
     marker = item.get_closest_marker("agentops")
     if marker is None:

@@ -1,0 +1,435 @@
+"""Matching expected tool calls against a trajectory's actual calls, optimally.
+
+Modes (agentevals' meanings, plus ``ordered``):
+
+* ``strict``: exactly these calls, in this order;
+* ``ordered``: these calls in this order, other calls may come between;
+* ``unordered``: exactly these calls as a multiset, in any order;
+* ``superset``: the run made at least these calls (any order, extras allowed);
+* ``subset``: the run made no call outside these (each actual call uses up one expected call).
+
+Tool calls that one model response requested together (a parallel group) have no inner order:
+``strict`` and ``ordered`` accept them in any order.  Matching is never greedy where greed
+could fail: ``unordered``/``superset``/``subset`` compute a maximum bipartite matching
+(Hopcroft-Karp) unless every candidate set is interchangeable, in which case counting by key is
+exact and linear; ``ordered`` and ``strict`` are linear scans that solve each parallel group as
+a small bipartite matching.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .matchers import contains_matcher, values_match
+from .models import LLMCall, ToolCall, Trajectory
+
+MODES = ("strict", "ordered", "unordered", "superset", "subset")
+ARG_MODES = ("exact", "partial", "ignore")
+
+
+@dataclass(frozen=True)
+class ExpectedCall:
+    """One expected tool call; ``args=None`` accepts any arguments."""
+
+    name: str
+    args: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        from .render import format_call
+
+        return format_call(self.name, self.args) if self.args is not None else f"{self.name}(...)"
+
+
+def call(name: str, args: Mapping[str, Any] | None = None, /, **kwargs: Any) -> ExpectedCall:
+    """An expected call: ``call("refund", order_id="A1", amount=Lt(100))``.
+
+    ``call("search")`` accepts any arguments; ``call("search", {})`` means "no arguments".
+    Pass a dict positionally for argument names that are not Python identifiers.
+    """
+    if args is not None and kwargs:
+        raise TypeError("call() takes the arguments either as a dict or as keywords, not both")
+    if args is not None and not isinstance(args, Mapping):
+        raise TypeError(f"call() arguments must be a dict, got {type(args).__name__}")
+    return ExpectedCall(name, dict(args) if args is not None else (kwargs or None))
+
+
+def to_expected(item: Any, index: int) -> ExpectedCall:
+    if isinstance(item, ExpectedCall):
+        return item
+    if isinstance(item, str):
+        return ExpectedCall(item)
+    if isinstance(item, ToolCall):
+        return ExpectedCall(item.name, item.arguments)
+    if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+        args = item.get("arguments", item.get("args"))
+        unknown = set(item) - {"name", "arguments", "args"}
+        if unknown or (args is not None and not isinstance(args, Mapping)):
+            raise TypeError(
+                f"expected[{index}]: a dict expectation has keys 'name' and 'arguments' "
+                f"(a dict), got {dict(item)!r}"
+            )
+        return ExpectedCall(item["name"], args)
+    raise TypeError(
+        f"expected[{index}] must be a tool name, call(...), a ToolCall or a dict with 'name' "
+        f"and 'arguments'; got {type(item).__name__}: {item!r}"
+    )
+
+
+@dataclass
+class ActualCall:
+    position: int  # index among the calls being matched
+    step: int  # 1-based step number in trajectory.steps
+    call: ToolCall
+    group: int  # calls with the same group were requested by one model response
+
+
+def actual_calls(
+    traj: Trajectory, ignore: Iterable[str] = (), only_successful: bool = False
+) -> list[ActualCall]:
+    """The tool calls to match, with step numbers and parallel groups."""
+    ignored = set(ignore)
+    requested_by: dict[str, int] = {}
+    out: list[ActualCall] = []
+    group = -1
+    last_key: int | None = None
+    for number, step in enumerate(traj.steps, start=1):
+        if isinstance(step, LLMCall):
+            for request in step.requested_tool_calls:
+                if request.id:
+                    requested_by[request.id] = number
+            continue
+        if not isinstance(step, ToolCall) or step.name in ignored:
+            continue
+        if only_successful and not step.ok:
+            continue
+        key = requested_by.get(step.call_id) if step.call_id else None
+        if key is None or key != last_key:
+            group += 1
+        last_key = key
+        out.append(ActualCall(len(out), number, step, group))
+    return out
+
+
+class ArgsPolicy:
+    """How arguments are compared: one mode, optionally overridden per tool name."""
+
+    def __init__(self, spec: str | Mapping[str, str]) -> None:
+        if isinstance(spec, str):
+            default, per_tool = spec, {}
+        elif isinstance(spec, Mapping):
+            per_tool = dict(spec)
+            default = per_tool.pop("*", "exact")
+        else:
+            raise TypeError(f"args must be a mode or a {{tool: mode}} dict, got {spec!r}")
+        for name, mode in [("*", default), *per_tool.items()]:
+            if mode not in ARG_MODES:
+                where = "args" if name == "*" else f"args[{name!r}]"
+                raise ValueError(
+                    f"{where} = {mode!r} is not an argument mode; use one of {', '.join(ARG_MODES)}"
+                )
+        self.default = default
+        self.per_tool = per_tool
+
+    def mode(self, tool: str) -> str:
+        return self.per_tool.get(tool, self.default)
+
+    def describe(self) -> str:
+        if not self.per_tool:
+            return repr(self.default)
+        return repr({**self.per_tool, "*": self.default})
+
+    def matches(self, expected: ExpectedCall, actual: ToolCall) -> bool:
+        if expected.name != actual.name:
+            return False
+        if expected.args is None:
+            return True
+        mode = self.mode(expected.name)
+        if mode == "ignore":
+            return True
+        return values_match(expected.args, actual.arguments, partial=mode == "partial")
+
+    def key(self, expected: ExpectedCall) -> tuple[str, ...] | None:
+        """A key such that this expectation matches exactly the actual calls with that key,
+        or None when matchers or partial comparison make that impossible."""
+        if expected.args is None or self.mode(expected.name) == "ignore":
+            return (expected.name,)
+        if self.mode(expected.name) != "exact" or contains_matcher(expected.args):
+            return None
+        canonical = canonical_json(expected.args)
+        return None if canonical is None else (expected.name, canonical)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str | None:
+    """JSON text equal for values that compare equal under ``exact`` (None if not JSON)."""
+    try:
+        return json.dumps(_canonical(value), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class MatchResult:
+    ok: bool
+    mode: str
+    expected: list[ExpectedCall]
+    actual: list[ActualCall]
+    #: expected index -> actual position
+    assignment: dict[int, int] = field(default_factory=dict)
+    #: one-line reason when not ok
+    reason: str = ""
+    #: the expected call where the run first diverged, if any
+    focus_expected: int | None = None
+    #: the actual call where the run first diverged, if any
+    focus_actual: int | None = None
+
+
+# ---- bipartite matching -----------------------------------------------------------------
+
+
+def hopcroft_karp(adjacency: Sequence[Sequence[int]], n_right: int) -> dict[int, int]:
+    """Maximum matching of left vertices 0..n-1 to right vertices; returns {left: right}."""
+    inf = len(adjacency) + 1
+    match_left: list[int] = [-1] * len(adjacency)
+    match_right: list[int] = [-1] * n_right
+    # Greedy start: most problems are nearly solved by it.
+    for left, edges in enumerate(adjacency):
+        for right in edges:
+            if match_right[right] == -1:
+                match_left[left], match_right[right] = right, left
+                break
+    while True:
+        dist = [inf] * len(adjacency)
+        queue: deque[int] = deque()
+        for left in range(len(adjacency)):
+            if match_left[left] == -1:
+                dist[left] = 0
+                queue.append(left)
+        found = False
+        while queue:
+            left = queue.popleft()
+            for right in adjacency[left]:
+                other = match_right[right]
+                if other == -1:
+                    found = True
+                elif dist[other] == inf:
+                    dist[other] = dist[left] + 1
+                    queue.append(other)
+        if not found:
+            break
+        for start in range(len(adjacency)):
+            if match_left[start] == -1:
+                _augment(start, adjacency, match_left, match_right, dist, inf)
+    return {left: right for left, right in enumerate(match_left) if right != -1}
+
+
+def _augment(
+    start: int,
+    adjacency: Sequence[Sequence[int]],
+    match_left: list[int],
+    match_right: list[int],
+    dist: list[int],
+    inf: int,
+) -> bool:
+    """Iterative DFS along the BFS layers (no recursion limit on long chains)."""
+    stack: list[tuple[int, int]] = [(start, 0)]
+    path: list[tuple[int, int]] = []
+    while stack:
+        left, edge = stack[-1]
+        edges = adjacency[left]
+        if edge >= len(edges):
+            dist[left] = inf
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        stack[-1] = (left, edge + 1)
+        right = edges[edge]
+        other = match_right[right]
+        if other == -1:
+            path.append((left, right))
+            for lv, rv in path:
+                match_left[lv], match_right[rv] = rv, lv
+            return True
+        if dist[other] == dist[left] + 1:
+            path.append((left, right))
+            stack.append((other, 0))
+    return False
+
+
+def _match_sets(
+    expected: list[ExpectedCall], actual: list[ActualCall], args: ArgsPolicy
+) -> dict[int, int]:
+    """A maximum matching between expected and actual calls (any order)."""
+    keys = [args.key(e) for e in expected]
+    if all(k is not None for k in keys):
+        return _match_by_key(expected, actual, keys)
+    by_name: dict[str, list[ActualCall]] = defaultdict(list)
+    for a in actual:
+        by_name[a.call.name].append(a)
+    adjacency = [
+        [a.position for a in by_name.get(e.name, ()) if args.matches(e, a.call)] for e in expected
+    ]
+    return hopcroft_karp(adjacency, len(actual))
+
+
+def _match_by_key(
+    expected: list[ExpectedCall], actual: list[ActualCall], keys: list[Any]
+) -> dict[int, int]:
+    """Exact matching when every expectation is a name, or a name plus exact JSON arguments.
+
+    Candidate sets are then nested (a name-only expectation accepts a superset of what a
+    name+arguments expectation accepts), so serving the specific ones first is optimal.
+    """
+    pools: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for a in reversed(actual):  # reversed: pop() hands out the earliest call first
+        by_name[a.call.name].append(a.position)
+    needs_args = any(len(k) == 2 for k in keys)
+    if needs_args:
+        for a in reversed(actual):
+            canonical = canonical_json(a.call.arguments)
+            if canonical is not None:
+                pools[(a.call.name, canonical)].append(a.position)
+    used: set[int] = set()
+    assignment: dict[int, int] = {}
+    for i in sorted(range(len(expected)), key=lambda i: -len(keys[i])):  # specific first
+        pool = pools[keys[i]] if len(keys[i]) == 2 else by_name[keys[i][0]]
+        while pool and pool[-1] in used:
+            pool.pop()
+        if pool:
+            position = pool.pop()
+            used.add(position)
+            assignment[i] = position
+    return assignment
+
+
+def _fill_group(
+    expected: list[ExpectedCall],
+    start: int,
+    members: list[ActualCall],
+    args: ArgsPolicy,
+    limit: int | None = None,
+) -> dict[int, int]:
+    """Match the longest run expected[start:] that fits into one parallel group (any order)."""
+    if len(members) == 1:
+        if start < len(expected) and args.matches(expected[start], members[0].call):
+            return {start: members[0].position}
+        return {}
+    owner: dict[int, int] = {}  # member index -> expected index
+
+    def augment(e: int, seen: set[int]) -> bool:
+        for m, member in enumerate(members):
+            if m in seen or not args.matches(expected[e], member.call):
+                continue
+            seen.add(m)
+            if m not in owner or augment(owner[m], seen):
+                owner[m] = e
+                return True
+        return False
+
+    end = len(expected) if limit is None else min(len(expected), start + limit)
+    for e in range(start, end):
+        if len(owner) == len(members) or not augment(e, set()):
+            break
+    return {e: members[m].position for m, e in owner.items()}
+
+
+def _groups(actual: list[ActualCall]) -> list[list[ActualCall]]:
+    groups: list[list[ActualCall]] = []
+    for a in actual:
+        if groups and groups[-1][0].group == a.group:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    return groups
+
+
+# ---- modes --------------------------------------------------------------------------------
+
+
+def match_calls(
+    expected: list[ExpectedCall], actual: list[ActualCall], mode: str, args: ArgsPolicy
+) -> MatchResult:
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not a match mode; use one of {', '.join(MODES)}")
+    result = MatchResult(ok=False, mode=mode, expected=expected, actual=actual)
+    if mode in ("strict", "ordered"):
+        _match_in_order(result, args, strict=mode == "strict")
+    else:
+        _match_any_order(result, args)
+    return result
+
+
+def _match_in_order(result: MatchResult, args: ArgsPolicy, strict: bool) -> None:
+    expected, actual = result.expected, result.actual
+    i = 0
+    for group in _groups(actual):
+        if i == len(expected):
+            if strict:
+                result.focus_actual = group[0].position
+                result.reason = (
+                    f"the run made {len(actual)} tool calls, {len(expected)} were expected: "
+                    f"unexpected extra call at step {group[0].step}"
+                )
+                return
+            break
+        placed = _fill_group(expected, i, group, args, limit=len(group))
+        if strict and len(placed) != len(group):
+            result.assignment.update(placed)
+            result.focus_expected = i + len(placed) if i + len(placed) < len(expected) else None
+            unplaced = [a for a in group if a.position not in placed.values()]
+            result.focus_actual = unplaced[0].position
+            result.reason = f"step {unplaced[0].step}: {unplaced[0].call.name} does not match " + (
+                f"expected #{i + len(placed) + 1}"
+                if i + len(placed) < len(expected)
+                else "anything (more calls than expected)"
+            )
+            return
+        result.assignment.update(placed)
+        i += len(placed)
+    if i < len(expected):
+        result.focus_expected = i
+        after = max((actual[p].step for p in result.assignment.values()), default=0)
+        where = f"after step {after}" if after else "in the run"
+        result.reason = f"expected #{i + 1} {expected[i]!r} was not found {where}"
+        return
+    result.ok = True
+
+
+def _match_any_order(result: MatchResult, args: ArgsPolicy) -> None:
+    expected, actual, mode = result.expected, result.actual, result.mode
+    result.assignment = _match_sets(expected, actual, args)
+    missing = [i for i in range(len(expected)) if i not in result.assignment]
+    used = set(result.assignment.values())
+    extra = [a for a in actual if a.position not in used]
+    if missing and mode in ("unordered", "superset"):
+        result.focus_expected = missing[0]
+    if extra and mode in ("unordered", "subset"):
+        result.focus_actual = extra[0].position
+    problems = []
+    if missing and mode in ("unordered", "superset"):
+        problems.append(
+            f"{len(missing)} expected call(s) not made, first: #{missing[0] + 1} "
+            f"{expected[missing[0]]!r}"
+        )
+    if extra and mode in ("unordered", "subset"):
+        problems.append(
+            f"{len(extra)} call(s) outside the expected ones, first: step {extra[0].step} "
+            f"{extra[0].call.name}"
+        )
+    result.ok = not problems
+    result.reason = "; ".join(problems)
