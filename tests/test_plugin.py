@@ -423,7 +423,7 @@ def test_tool_names_comparison_gets_an_aligned_diff(pytester: pytest.Pytester) -
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*assert tool_names == ['verify', 'approve', 'refund']",
+            "*assert tool_names == *'verify', 'approve', 'refund'*",
             "*tool call sequence differs (- expected, + actual, position in the run):",
             "E *   1  verify",
             "E *-      approve",
