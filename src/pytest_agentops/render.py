@@ -17,6 +17,12 @@ def short(value: Any, limit: int = MAX_VALUE) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def clip(text: str, limit: int = 80) -> str:
+    """Plain text (an error message, the model's words) cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_call(name: str, args: Mapping[str, Any] | None, limit: int = MAX_VALUE) -> str:
     if args is None:
         return f"{name}(...)"
@@ -35,23 +41,23 @@ def _describe(step: Step) -> str:
     if isinstance(step, ToolCall):
         text = f"tool  {format_tool_call(step)}"
         if step.error is not None:
-            return f"{text}  !! {short(step.error, 80)}"
+            return f"{text}  !! {clip(step.error)}"
         return f"{text} -> {short(step.result)}"
     if isinstance(step, LLMCall):
         parts = [f"llm   {step.model}", f"{step.input_tokens}->{step.output_tokens} tok"]
         if step.cost_usd:
             parts.append(f"${step.cost_usd:.6f}")
         if step.error is not None:
-            parts.append(f"!! {short(step.error, 80)}")
+            parts.append(f"!! {clip(step.error)}")
         elif step.requested_tool_calls:
             parts.append("asks " + ", ".join(r.name for r in step.requested_tool_calls))
         elif step.output_text:
-            parts.append(f"says {short(step.output_text)}")
+            parts.append(f"says {clip(step.output_text, MAX_VALUE)!r}")
         return "  ".join(parts)
     if isinstance(step, MessageStep):
         return f"msg   {step.role}: {short(step.content)}"
     assert isinstance(step, SpanStep)
-    error = f"  !! {short(step.error, 80)}" if step.error else ""
+    error = f"  !! {clip(step.error)}" if step.error else ""
     return f"span  {step.name}{error}"
 
 
