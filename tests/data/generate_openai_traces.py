@@ -19,12 +19,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "examples"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from support_agent.agent import run_support_agent  # noqa: E402
-from support_agent.fake_llm import FakeLLM  # noqa: E402
-
 from pytest_agentops._io import atomic_write_text  # noqa: E402
 from pytest_agentops.autocapture import activate  # noqa: E402
 from pytest_agentops.recording import Recorder  # noqa: E402
+from support_agent.agent import run_support_agent  # noqa: E402
+from support_agent.fake_llm import FakeLLM  # noqa: E402
 
 ADA = "Hi, I'm customer C1001 (ada@example.com)."
 SCENARIOS = {
@@ -52,7 +51,7 @@ def main() -> None:
         last = recorder.trajectory.llm_calls[-1]
         messages = [*last.input_messages, last.output_message]
         atomic_write_text(out / f"{name}.json", json.dumps({"messages": messages}, indent=2) + "\n")
-        print(f"wrote {out / name}.json ({len(messages)} messages)")
+        print(f"wrote {out / name}.json ({len(messages)} messages)")  # noqa: T201 (a script)
 
 
 if __name__ == "__main__":
