@@ -436,3 +436,79 @@ def test_a_run_matches_its_own_calls_in_every_mode(calls: list[Any], data: st.Da
     subsequence = [e for e in expected if data.draw(st.booleans())]
     assert passes(t, subsequence, mode="ordered")
     assert passes(t, subsequence, mode="superset")
+
+
+# ---- the smaller helpers ---------------------------------------------------------------------
+
+
+def test_assert_called_and_not_called() -> None:
+    from pytest_agentops import assert_called, assert_not_called
+
+    assert_called(RUN, "refund")
+    assert_called(RUN, "refund", {"amount": Gt(100)}, times=1)
+    assert_not_called(RUN, "delete_account")
+    assert_not_called(RUN, "refund", {"amount": Lt(100)})
+    with pytest.raises(
+        AssertionError, match=r"expected refund\(amount=10\) to be called at least once"
+    ):
+        assert_called(RUN, "refund", {"amount": 10})
+    with pytest.raises(
+        AssertionError, match=r"closest call, step 3: refund\(order='A', amount=250\)"
+    ):
+        assert_called(RUN, "refund", {"amount": 10})
+    with pytest.raises(AssertionError, match=r"to be called 2 time\(s\); it was called 1 time"):
+        assert_called(RUN, "refund", times=2)
+    with pytest.raises(
+        AssertionError, match=r"expected verify not to be called, but it was called 1"
+    ):
+        assert_not_called(RUN, "verify")
+    with pytest.raises(AssertionError, match=r"unexpected argument"):
+        assert_called(RUN, "verify", {}, exact=True)
+
+
+def test_assert_called_before() -> None:
+    from pytest_agentops import assert_called_before
+
+    assert_called_before(RUN, "verify", "refund")
+    assert_called_before(RUN, call("lookup", order="A"), call("refund", amount=250))
+    with pytest.raises(AssertionError, match="but verify came first: step 1 verify"):
+        assert_called_before(RUN, "refund", "verify")
+    with pytest.raises(
+        AssertionError, match=r"expected approve\(\.\.\.\) before refund\(\.\.\.\) \(step 3\)"
+    ):
+        assert_called_before(RUN, "approve", "refund")
+    with pytest.raises(AssertionError, match=r"expected notify\(\.\.\.\) to be called"):
+        assert_called_before(RUN, "verify", "notify")
+
+
+def test_assert_output_contains() -> None:
+    from pytest_agentops import assert_output_contains
+
+    t = Trajectory(output="Your refund of $20.00 is on its way.")
+    assert_output_contains(t, "$20.00")
+    assert_output_contains(t, Regex(r"\$\d+\.\d\d"))
+    with pytest.raises(AssertionError, match=r"expected the output to contain 'shipped'"):
+        assert_output_contains(t, "shipped")
+
+
+def test_assert_within_names_the_step_where_a_budget_broke() -> None:
+    from pytest_agentops import assert_within
+
+    t = Trajectory(
+        steps=[
+            LLMCall(input_tokens=100, output_tokens=10, cost_usd=0.02),
+            ToolCall(name="lookup", arguments={}),
+            LLMCall(input_tokens=100, output_tokens=10, cost_usd=0.04),
+        ]
+    )
+    assert_within(t, max_steps=3, max_cost_usd=0.06, max_tokens=220, max_llm_calls=2)
+    with pytest.raises(
+        AssertionError, match=r"\[assert_within\] step 3 .*max_cost_usd allows \$0\.05"
+    ):
+        assert_within(t, max_cost_usd=0.05)
+    with pytest.raises(
+        AssertionError, match=r"step 2 lookup\(\): the agent made 1 calls of lookup"
+    ):
+        assert_within(t, max_calls={"lookup": 0})
+    with pytest.raises(TypeError, match="needs at least one limit"):
+        assert_within(t)

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
         assert_called_before,
         assert_not_called,
         assert_output_contains,
+        assert_policy,
         assert_tool_calls,
+        assert_within,
     )
     from .errors import AgentopsError, TrajectoryLoadError
     from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         Totals,
         Trajectory,
     )
+    from .policy import Policy, PolicyError, Violation, load_policy
     from .recording import Recorder
     from .tools import tool
 
@@ -50,6 +53,12 @@ _LAZY = {
     "assert_not_called": ".assertions",
     "assert_called_before": ".assertions",
     "assert_output_contains": ".assertions",
+    "assert_policy": ".assertions",
+    "assert_within": ".assertions",
+    "Policy": ".policy",
+    "Violation": ".policy",
+    "PolicyError": ".policy",
+    "load_policy": ".policy",
     "call": ".matching",
     "ANY": ".matchers",
     "Regex": ".matchers",
@@ -80,6 +89,8 @@ __all__ = [
     "Matcher",
     "MessageStep",
     "OneOf",
+    "Policy",
+    "PolicyError",
     "Recorder",
     "Regex",
     "RequestedToolCall",
@@ -89,13 +100,17 @@ __all__ = [
     "Totals",
     "Trajectory",
     "TrajectoryLoadError",
+    "Violation",
     "__version__",
     "assert_called",
     "assert_called_before",
     "assert_not_called",
     "assert_output_contains",
+    "assert_policy",
     "assert_tool_calls",
+    "assert_within",
     "call",
+    "load_policy",
     "tool",
 ]
 

@@ -8,6 +8,8 @@ with the trajectory rendered as a tree.  Helper frames are hidden from pytest tr
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from .matchers import Matcher, Regex, contains_matcher, explain_mismatch, values_match
@@ -315,3 +317,70 @@ def assert_output_contains(traj: Trajectory | Any, text: str | Matcher) -> None:
         raise _fail(
             f"expected the output to contain {text!r}; output is {short(output, 200)}", trajectory
         )
+
+
+# ---- policies and budgets -----------------------------------------------------------------
+
+
+def _policies(policy: Any) -> list[Any]:
+    from .policy import Policy, load_policy
+
+    items = policy if isinstance(policy, (list, tuple)) else [policy]
+    loaded = []
+    for item in items:
+        if isinstance(item, Policy):
+            loaded.append(item)
+        elif isinstance(item, (str, PathLike)):
+            loaded.append(load_policy(Path(item)))
+        else:
+            raise TypeError(
+                f"policy must be a path, a Policy or a list of them, got {type(item).__name__}"
+            )
+    return loaded
+
+
+def assert_policy(traj: Trajectory | Any, policy: Any) -> None:
+    """Assert the trajectory violates no rule of ``policy``: a YAML file path, a loaded
+    ``Policy``, or a list of either.  The failure lists each violation with rule id, step
+    and offending call, then the trajectory."""
+    __tracebackhide__ = True
+    from .compliance import violation_message
+    from .policy import check_policies
+
+    trajectory = _trajectory(traj)
+    violations = check_policies(trajectory, _policies(policy))
+    if violations:
+        raise AssertionError(violation_message(violations, trajectory))
+
+
+def assert_within(
+    traj: Trajectory | Any,
+    *,
+    max_steps: int | None = None,
+    max_tool_calls: int | None = None,
+    max_llm_calls: int | None = None,
+    max_calls: Mapping[str, int] | None = None,
+    max_cost_usd: float | None = None,
+    max_tokens: int | None = None,
+    max_duration_s: float | None = None,
+) -> None:
+    """Assert the run stayed within budgets (the same checks as a policy budget rule); the
+    failure names the step at which each budget was first exceeded."""
+    __tracebackhide__ = True
+    from .policy import BudgetRule, Policy
+
+    limits = {
+        "max_steps": max_steps,
+        "max_tool_calls": max_tool_calls,
+        "max_llm_calls": max_llm_calls,
+        "max_calls": dict(max_calls) if max_calls is not None else None,
+        "max_cost_usd": max_cost_usd,
+        "max_tokens": max_tokens,
+        "max_duration_s": max_duration_s,
+    }
+    given = {k: v for k, v in limits.items() if v is not None}
+    if not given:
+        raise TypeError("assert_within() needs at least one limit, e.g. max_steps=20")
+    rule = BudgetRule.model_validate({"id": "assert_within", **given})
+    budget = Policy(schema_version=1, name="assert_within", rules=[rule])
+    assert_policy(traj, budget)

@@ -29,6 +29,44 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check production traces against policies: 0 clean, 1 violations, 2 unusable input."""
+    from .errors import AgentopsError
+    from .models import Trajectory
+    from .policy import check_policies, format_violations, load_policy
+
+    try:
+        policies = [load_policy(path) for path in args.policy]
+        traces = [(path, Trajectory.load(path, format=args.trace_format)) for path in args.traces]
+    except AgentopsError as exc:
+        print(f"pytest-agentops check: {exc}", file=sys.stderr)
+        return 2
+    results = [(path, traj, check_policies(traj, policies)) for path, traj in traces]
+    total = sum(len(violations) for _, _, violations in results)
+    if args.format == "json":
+        document = {
+            "schema_version": 1,
+            "policies": [p.name for p in policies],
+            "violations": total,
+            "traces": [
+                {"trace": path, "violations": [v.model_dump(mode="json") for v in violations]}
+                for path, _, violations in results
+            ],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for path, traj, violations in results:
+            if violations:
+                print(f"{path}: {len(violations)} violation(s)")
+                for line in format_violations(violations, traj).splitlines():
+                    print(f"  {line}")
+            else:
+                print(f"{path}: ok")
+        names = ", ".join(p.name for p in policies)
+        print(f"{len(results)} trace(s) checked against {names}: {total} violation(s)")
+    return 1 if total else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pytest-agentops",
@@ -47,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="which schema to print (default: all, as one object keyed by name)",
     )
     schema.set_defaults(func=cmd_schema)
+    check = sub.add_parser(
+        "check",
+        help="check traces captured in production against policy files",
+        description="Exit status: 0 no violations, 1 violations found, 2 unusable input.",
+    )
+    check.add_argument("traces", nargs="+", metavar="TRACE", help="trace files (JSON or YAML)")
+    check.add_argument(
+        "--policy", action="append", required=True, metavar="FILE", help="policy YAML (repeatable)"
+    )
+    check.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    check.add_argument(
+        "--trace-format",
+        choices=["auto", "native", "openai"],
+        default="auto",
+        help="format of the trace files (default: detect)",
+    )
+    check.set_defaults(func=cmd_check)
     return parser
 
 

@@ -25,7 +25,10 @@ _ENV_SET_KEY = pytest.StashKey[bool]()
 MARKERS = (
     "agentops(name=None, **metadata): record this test's agent trajectory even if it does not "
     "request the agent_trace fixture; optional trajectory name and metadata.",
+    "agentops_policy(path, ...): check the test's recorded trajectory against these YAML policy "
+    "files (relative to the test file or the rootdir); violations fail the test.",
 )
+_POLICY_CACHE_KEY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("agentops", type="bool", default=False, help="same as --agentops.")
     parser.addini("agentops_report", default="", help="same as --agentops-report (path).")
+    parser.addini(
+        "agentops_policies",
+        type="paths",
+        default=[],
+        help="YAML policy files checked against every recorded test's trajectory.",
+    )
     parser.addini(
         "agentops_capture_litellm",
         type="bool",
@@ -91,6 +100,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from .autocapture import deactivate
 
         deactivate()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Check the test's policies once its body has run; violations fail the test itself."""
+    try:
+        result = yield
+    except BaseException:
+        _check_policies(item, fail=False)  # still reported, but the test's own error wins
+        raise
+    _check_policies(item, fail=True)
+    return result
+
+
+def _check_policies(item: pytest.Item, fail: bool) -> None:
+    __tracebackhide__ = True
+    from .session import RECORDER_KEY
+
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is None or "pytest_agentops.compliance" not in sys.modules:
+        return
+    from .compliance import check_item, violation_message
+
+    trajectory = recorder.trajectory
+    violations = check_item(item, trajectory)
+    if violations:
+        message = violation_message(violations, trajectory)
+        if fail:
+            raise AssertionError(message)
+        item.add_report_section("call", "agentops policy violations", message)
 
 
 def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
@@ -141,7 +180,7 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
     ``set_output``.
     """
     from .recording import Recorder
-    from .session import TRAJECTORY_KEY
+    from .session import RECORDER_KEY, TRAJECTORY_KEY
 
     settings = request.config.stash[SETTINGS_KEY]
     name, metadata = _marker_args(request.node)
@@ -155,6 +194,7 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
 
         activate()
     recorder.start()
+    request.node.stash[RECORDER_KEY] = recorder
     try:
         yield recorder
     finally:
@@ -166,11 +206,19 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
         )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``@pytest.mark.agentops`` record without requesting ``agent_trace``.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``@pytest.mark.agentops`` record without requesting ``agent_trace``, and
+    policies (ini ``agentops_policies``, ``agentops_policy`` markers) are loaded and validated.
 
     Done at collection rather than with an autouse fixture, so unmarked tests pay nothing.
     """
+    if config.getini("agentops_policies") or any(
+        item.get_closest_marker("agentops_policy") for item in items
+    ):
+        from .compliance import PolicyCache, collect_policies
+
+        cache = config.stash.setdefault(_POLICY_CACHE_KEY, PolicyCache())
+        collect_policies(config, items, cache)
     for item in items:
         names = getattr(item, "fixturenames", None)
         if (

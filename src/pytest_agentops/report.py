@@ -37,9 +37,10 @@ def _money(value: float) -> str:
     return f"${value:.6f}" if value < 1 else f"${value:,.2f}"
 
 
-def _cells(name: str, outcome: str, t: Totals) -> tuple[str, ...]:
+def _cells(name: str, outcome: str, t: Totals, violations: int) -> tuple[str, ...]:
     return (
         outcome,
+        str(violations) if violations else "-",
         str(t.steps),
         str(t.tool_calls),
         str(t.llm_calls),
@@ -62,9 +63,10 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
             "no recorded tests: use the agent_trace fixture or @pytest.mark.agentops to record"
         )
         return
-    header = ("outcome", "steps", "tools", "llm", "tokens in/out", "cost", "time", "test")
-    rows = [_cells(e.nodeid, e.outcome, e.totals) for e in report.tests]
-    total = _cells(f"TOTAL ({len(report.tests)} tests)", "", report.totals)
+    header = ("outcome", "viol", "steps", "tools", "llm", "tokens in/out", "cost", "time", "test")
+    rows = [_cells(e.nodeid, e.outcome, e.totals, len(e.violations)) for e in report.tests]
+    n_violations = sum(len(e.violations) for e in report.tests)
+    total = _cells(f"TOTAL ({len(report.tests)} tests)", "", report.totals, n_violations)
     widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header) - 1)]
 
     def fmt(row: tuple[str, ...]) -> str:
@@ -76,6 +78,15 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     for row in rows:
         tr.write_line(fmt(row), red=row[0] in ("failed", "error"))
     tr.write_line(fmt(total), bold=True)
+    if n_violations:
+        tr.write_line("")
+        tr.write_line(f"policy violations ({n_violations}):", red=True, bold=True)
+        for e in report.tests:
+            if e.violations:
+                tr.write_line(f"  {e.nodeid}")
+            for v in e.violations:
+                step = f"step {v['step']}: " if v.get("step") is not None else ""
+                tr.write_line(f"    [{v['rule_id']}] {step}{v['message']}", red=True)
     if settings.report_path is not None:
         tr.write_line(f"agentops report written to {settings.report_path}")
 

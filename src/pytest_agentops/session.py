@@ -12,6 +12,7 @@ imported only when there is something to report.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,11 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .models import Trajectory
+    from .recording import Recorder
     from .report import Report
 
 TRAJECTORY_KEY: pytest.StashKey[Trajectory] = pytest.StashKey()
+RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 _PHASES_KEY = pytest.StashKey[dict[str, str]]()
 _WORKER_KEY = "agentops"
 
@@ -45,6 +48,14 @@ def overall_outcome(phases: dict[str, str]) -> str:
     if teardown == "failed":
         return "error"
     return call or setup or "passed"
+
+
+def _violations(item: pytest.Item) -> list[dict[str, Any]]:
+    if "pytest_agentops.compliance" not in sys.modules:
+        return []
+    from .compliance import VIOLATIONS_KEY
+
+    return [v.model_dump(mode="json") for v in item.stash.get(VIOLATIONS_KEY, [])]
 
 
 class AgentopsSession:
@@ -79,7 +90,7 @@ class AgentopsSession:
             "trial": None,
             "trajectory": trajectory.to_jsonable(),
             "totals": trajectory.totals().model_dump(),
-            "violations": [],
+            "violations": _violations(item),
             "verdicts": [],
         }
 
