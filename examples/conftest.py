@@ -16,6 +16,10 @@ import pytest
 from support_agent.agent import run_support_agent
 from support_agent.fake_llm import FakeLLM
 
+# pytester runs a test module inside a test: test_support_policies.py uses it to check how a
+# policy failure reads in pytest's output.
+pytest_plugins = ["pytester"]
+
 #: ``openai/`` makes litellm speak the OpenAI protocol to ``api_base``; the rest of the name
 #: picks the price table entry, so the fake calls cost what gpt-4o-mini calls would.
 MODEL = "openai/gpt-4o-mini"

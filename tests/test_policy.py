@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+import yaml
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -1021,6 +1022,77 @@ def test_loading_errors_name_file_line_rule_and_fix(text: str, message: str) -> 
     assert message in str(info.value)
     assert str(info.value).startswith(SOURCE)
     assert info.value.__cause__ is None  # no pydantic or yaml traceback chained on
+
+
+WORDS = [
+    *("schema_version", "name", "description", "rules", "id", "tool", "args", "scope"),
+    *("allow_tools", "forbid_tools", "require_tools", "forbid_output", "max_repeats"),
+    *("require_before", "first", "when", "same_args", "regex", "pii", "email", "api_key"),
+    *("max_steps", "max_calls", "max_cost_usd", "max_tokens", "max_duration_s"),
+    *("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "args.x", "result.y", "x", "a..b"),
+    *("output", "tool_arguments", "sk-[", "^a+$", ""),
+]
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(WORDS)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(WORDS) | st.integers(0, 3), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+DOCUMENTS = st.fixed_dictionaries(
+    {"schema_version": st.just(1) | SCALARS, "name": st.just("p") | SCALARS},
+    optional={
+        "rules": st.lists(st.dictionaries(st.sampled_from(WORDS), VALUES, max_size=4), max_size=3)
+        | VALUES,
+        "description": SCALARS,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DOCUMENTS)
+def test_loading_fails_only_with_policy_errors(document: dict[str, Any]) -> None:
+    try:
+        loaded = parse_policy(yaml.safe_dump(document), source=SOURCE)
+    except PolicyError as exc:
+        assert str(exc).startswith(SOURCE)
+    else:
+        assert parse_policy(json.dumps(loaded.model_dump(mode="json"))) == loaded.model_copy(
+            update={"source": "<policy>"}
+        )
+
+
+@given(st.text(max_size=200))
+def test_loading_any_text_fails_only_with_policy_errors(text: str) -> None:
+    try:
+        parse_policy(text, source=SOURCE)
+    except PolicyError as exc:
+        assert str(exc).startswith(SOURCE)
+
+
+def test_a_loaded_policy_dumps_to_a_file_that_loads_back() -> None:
+    p = policy(
+        "{id: a, tool: t, args: {x: {le: 5, in: [1, 2]}, y: null, w: {regex: '^a'}}}",
+        "{id: b, forbid_output: [{pii: email}, {regex: x}], scope: [output]}",
+        "{id: c, require_before: {tool: t, first: f, when: {args.x: {gt: 1}}, same_args: [k]}}",
+        "{id: d, max_steps: 3, max_calls: {t: 1}}",
+    )
+    dumped = p.model_dump(mode="json")
+    assert dumped["rules"][0]["args"] == {
+        "x": {"le": 5, "in": [1, 2]},
+        "y": {"eq": None},
+        "w": {"regex": "^a"},
+    }
+    assert parse_policy(yaml.safe_dump(dumped), source=SOURCE) == p
+    assert policy("{id: a, forbid_tools: [x]}") == policy("{id: a, forbid_tools: [x]}")
 
 
 def test_several_problems_are_counted() -> None:

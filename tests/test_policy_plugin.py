@@ -232,3 +232,24 @@ def test_check_unusable_input_exit_2(
     bad_policy.write_text("schema_version: 1\nname: x\nrules:\n  - {id: a, max_steps: ten}\n")
     assert main(["check", str(TRACES / "order_status.json"), "--policy", str(bad_policy)]) == 2
     assert "bad.yaml:4" in capsys.readouterr().err
+
+
+def test_policy_none_opts_a_test_out(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nagentops_policies = policies/support.yaml\n")
+    project.makepyfile(
+        test_optout="""
+        import pytest
+
+        pytestmark = pytest.mark.agentops_policy("policies/support.yaml")
+
+        @pytest.mark.agentops_policy(None)
+        def test_allowed_here(agent_trace):
+            agent_trace.tool_call("delete_account", {})
+
+        def test_checked(agent_trace):
+            agent_trace.tool_call("delete_account", {})
+        """
+    )
+    result = project.runpytest("test_optout.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_optout.py::test_checked*"])

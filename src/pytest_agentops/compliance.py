@@ -38,10 +38,14 @@ class PolicyCache:
         return self._loaded[resolved]
 
 
-def _marker_paths(item: pytest.Item) -> list[tuple[str, Path]]:
-    """(as written, candidate base directory) for every agentops_policy marker on the item."""
+def _marker_paths(item: pytest.Item) -> tuple[list[tuple[str, Path]], bool]:
+    """Policy paths of the item's agentops_policy markers (closest first), and whether one of
+    them opts out: ``agentops_policy(None)`` or ``agentops_policy([])`` turns off the policies
+    of markers further out (class, module) and of ini ``agentops_policies`` for this test."""
     found: list[tuple[str, Path]] = []
     for marker in item.iter_markers("agentops_policy"):
+        if marker.args in ((None,), ([],), ((),)) and not marker.kwargs:
+            return found, True
         values: list[Any] = []
         for arg in marker.args:
             values.extend(arg if isinstance(arg, (list, tuple)) else [arg])
@@ -52,12 +56,12 @@ def _marker_paths(item: pytest.Item) -> list[tuple[str, Path]]:
         if not values or unknown or not all(isinstance(v, (str, Path)) for v in values):
             raise pytest.UsageError(
                 f"{item.nodeid}: @pytest.mark.agentops_policy takes one or more policy file "
-                f"paths (strings), e.g. agentops_policy('policies/support.yaml'); got "
-                f"args={marker.args!r} kwargs={marker.kwargs!r}"
+                f"paths, e.g. agentops_policy('policies/support.yaml'), or None to turn "
+                f"policies off for the test; got args={marker.args!r} kwargs={marker.kwargs!r}"
             )
         base = Path(str(item.path)).parent
         found.extend((str(v), base) for v in values)
-    return found
+    return found, False
 
 
 def _resolve(written: str, test_dir: Path, rootdir: Path, nodeid: str) -> Path:
@@ -83,10 +87,10 @@ def collect_policies(config: pytest.Config, items: list[pytest.Item], cache: Pol
     except PolicyError as exc:
         raise pytest.UsageError(f"ini option agentops_policies: {exc}") from None
     for item in items:
-        marked = _marker_paths(item)
-        if not marked and not global_policies:
+        marked, opted_out = _marker_paths(item)
+        if not marked and (opted_out or not global_policies):
             continue
-        policies = list(global_policies)
+        policies = [] if opted_out else list(global_policies)
         for written, base in marked:
             path = _resolve(written, base, config.rootpath, item.nodeid)
             try:

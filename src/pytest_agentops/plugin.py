@@ -26,7 +26,8 @@ MARKERS = (
     "agentops(name=None, **metadata): record this test's agent trajectory even if it does not "
     "request the agent_trace fixture; optional trajectory name and metadata.",
     "agentops_policy(path, ...): check the test's recorded trajectory against these YAML policy "
-    "files (relative to the test file or the rootdir); violations fail the test.",
+    "files (relative to the test file or the rootdir); violations fail the test. "
+    "agentops_policy(None) turns policies off for a test.",
 )
 _POLICY_CACHE_KEY = pytest.StashKey[Any]()
 

@@ -25,6 +25,7 @@ import re
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
@@ -34,10 +35,11 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PrivateAttr,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -163,8 +165,6 @@ class Condition(_Strict):
     not_in: list[Any] | None = None
     regex: str | None = None
 
-    _checks: tuple[d.Check, ...] = PrivateAttr(default=())
-
     @classmethod
     def _prepare(cls, data: Any) -> Any:
         if not isinstance(data, dict):
@@ -196,14 +196,20 @@ class Condition(_Strict):
         _compile_regex(pattern)
         return pattern
 
-    def model_post_init(self, context: Any, /) -> None:
-        given = self.model_dump(by_alias=True, include=self.model_fields_set)
-        self._checks = d.compile_checks(given)
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the operators given, as written (``in``, not ``in_``): it loads back as it was."""
+        given = {name: self.model_fields[name].alias or name for name in self.model_fields_set}
+        data: dict[str, Any] = handler(self)
+        return {given[k]: v for k, v in data.items() if k in given}
 
-    @property
+    def model_post_init(self, context: Any, /) -> None:
+        _ = self.checks  # compiled now: a condition that loads is ready to check
+
+    @cached_property
     def checks(self) -> tuple[d.Check, ...]:
         """The operators compiled to predicates (see :func:`detectors.failure`)."""
-        return self._checks
+        return d.compile_checks(self.model_dump(by_alias=True, include=self.model_fields_set))
 
 
 # ---- rules -----------------------------------------------------------------------------------
@@ -628,11 +634,10 @@ class OutputPattern(_Strict):
     #: email, phone, credit_card or api_key.
     pii: str | None = None
 
-    _detector: d.Detector = PrivateAttr()
-
     @classmethod
     def _prepare(cls, data: Any) -> Any:
-        if isinstance(data, dict) and sum(key in data for key in ("regex", "pii")) != 1:
+        given = [key for key in ("regex", "pii") if isinstance(data, dict) and data.get(key)]
+        if isinstance(data, dict) and len(given) != 1:
             raise _invalid(
                 "a forbid_output pattern needs exactly one of regex or pii, "
                 'e.g. {regex: "sk-[A-Za-z0-9]{20,}"} or {pii: email}'
@@ -641,26 +646,26 @@ class OutputPattern(_Strict):
 
     @field_validator("regex")
     @classmethod
-    def _valid_regex(cls, pattern: str) -> str:
-        _compile_regex(pattern)
+    def _valid_regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            _compile_regex(pattern)
         return pattern
 
     @field_validator("pii")
     @classmethod
-    def _known_detector(cls, name: str) -> str:
-        if name not in d.DETECTORS:
+    def _known_detector(cls, name: str | None) -> str | None:
+        if name is not None and name not in d.DETECTORS:
             raise _invalid(f"unknown pii detector {name!r} (known: {', '.join(d.DETECTORS)})")
         return name
 
     def model_post_init(self, context: Any, /) -> None:
-        if self.regex is not None:
-            self._detector = d.regex_detector(_compile_regex(self.regex))
-        elif self.pii is not None:
-            self._detector = d.DETECTORS[self.pii]
+        _ = self.detector  # compiled now: a pattern that loads is ready to check
 
-    @property
+    @cached_property
     def detector(self) -> d.Detector:
-        return self._detector
+        if self.regex is not None:
+            return d.regex_detector(_compile_regex(self.regex))
+        return d.DETECTORS[str(self.pii)]
 
 
 _Scope = Literal["output", "llm_output", "tool_arguments", "tool_results"]
