@@ -43,3 +43,25 @@ def test_usage_example_runs(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*= agentops summary =*", "passed*test_usage.py::test_order_status"]
     )
+
+
+def test_failure_excerpt_is_the_real_output() -> None:
+    """The README's failure example is what assert_tool_calls prints for that run."""
+    import json
+
+    from pytest_agentops import Trajectory, assert_tool_calls, call
+
+    trace = ROOT / "tests" / "data" / "openai_traces" / "large_refund.json"
+    messages = json.loads(trace.read_text())["messages"]
+    regressed = messages[:6] + messages[8:]  # the approval round trip removed
+    traj = Trajectory.from_openai_messages(regressed, model="gpt-4o-mini")
+    expected = [
+        "verify_identity",
+        "request_manager_approval",
+        call("refund", order_id="ORD-1002", amount=249),
+    ]
+    with pytest.raises(AssertionError) as info:
+        assert_tool_calls(traj, expected, mode="ordered")
+    excerpt = re.search(r"```\n(tool calls do not match.*?)```", README, re.S)
+    assert excerpt
+    assert str(info.value).strip() == excerpt.group(1).strip()

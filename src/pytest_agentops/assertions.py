@@ -87,13 +87,15 @@ def explain_failure(
         "expected:",
     ]
     width = len(str(len(expected)))
+    in_order = result.mode in ("strict", "ordered")
     for i, e in enumerate(expected):
         marker = ">" if i == result.focus_expected else " "
-        where = (
-            f"step {by_position[result.assignment[i]].step}"
-            if i in result.assignment
-            else "not found"
-        )
+        if i in result.assignment:
+            where = f"step {by_position[result.assignment[i]].step}"
+        elif in_order and result.focus_expected is not None and i > result.focus_expected:
+            where = "not reached"  # matching in order stopped at the divergence
+        else:
+            where = "not found"
         lines.append(f"  {marker} #{i + 1:<{width}}  {e!r:<50}  {where}")
     if not expected:
         lines.append("    (none)")

@@ -199,9 +199,14 @@ class Condition(_Strict):
     @model_serializer(mode="wrap")
     def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Only the operators given, as written (``in``, not ``in_``): it loads back as it was."""
-        given = {name: self.model_fields[name].alias or name for name in self.model_fields_set}
+        written = {name: self._written(name) for name in self.model_fields_set}
+        written |= {operator: operator for operator in written.values()}
         data: dict[str, Any] = handler(self)
-        return {given[k]: v for k, v in data.items() if k in given}
+        return {written[key]: value for key, value in data.items() if key in written}
+
+    @classmethod
+    def _written(cls, name: str) -> str:
+        return cls.model_fields[name].alias or name
 
     def model_post_init(self, context: Any, /) -> None:
         _ = self.checks  # compiled now: a condition that loads is ready to check
@@ -209,7 +214,8 @@ class Condition(_Strict):
     @cached_property
     def checks(self) -> tuple[d.Check, ...]:
         """The operators compiled to predicates (see :func:`detectors.failure`)."""
-        return d.compile_checks(self.model_dump(by_alias=True, include=self.model_fields_set))
+        given = {self._written(name): getattr(self, name) for name in self.model_fields_set}
+        return d.compile_checks(given)
 
 
 # ---- rules -----------------------------------------------------------------------------------
