@@ -239,8 +239,9 @@ _ToolEntry = tuple[int, ToolCall]
 class _Index:
     """What rules read from a trajectory, built once per check and shared by all rules.
 
-    Tool calls (also by name) and LLM calls with their 1-based positions; what only some rules
-    need (texts for ``forbid_output``, argument keys for ``max_repeats``) is built on first use.
+    Tool calls (also by name) and LLM calls with their 1-based positions, and each LLM call's
+    cost, tokens and message; what only some rules need (texts for ``forbid_output``, argument
+    keys for ``max_repeats``) is built on first use.
     """
 
     def __init__(self, trajectory: Trajectory) -> None:
@@ -248,6 +249,9 @@ class _Index:
         self.steps: list[Step] = trajectory.steps
         self.tool_calls: list[_ToolEntry] = []
         self.llm_calls: list[tuple[int, LLMCall]] = []
+        self.llm_costs: list[float] = []
+        self.llm_tokens: list[int] = []
+        self.llm_messages: list[dict[str, Any] | None] = []
         self.by_name: dict[str, list[_ToolEntry]] = {}
         for position, step in enumerate(self.steps, 1):
             if step.kind == "tool":
@@ -260,6 +264,11 @@ class _Index:
                     same_name.append(entry)
             elif step.kind == "llm":
                 self.llm_calls.append((position, step))
+                # Read now, while the step is in the CPU cache: a later pass over 100,000 steps
+                # costs as much as this whole loop.
+                self.llm_costs.append(step.cost_usd or 0.0)
+                self.llm_tokens.append(step.input_tokens + step.output_tokens)
+                self.llm_messages.append(step.output_message)
         self._llm_texts: list[tuple[int, str]] | None = None
         self._joined: dict[str, d.JoinedText] = {}
         self._telling_values: dict[str, tuple[list[Hashable], Counter[Hashable]]] | None = None
@@ -268,7 +277,8 @@ class _Index:
     def llm_texts(self) -> list[tuple[int, str]]:
         """Position and text of every LLM output that has text."""
         if self._llm_texts is None:
-            texts = ((p, d.message_text(call.output_message)) for p, call in self.llm_calls)
+            positions = (position for position, _ in self.llm_calls)
+            texts = zip(positions, map(d.message_text, self.llm_messages), strict=True)
             self._llm_texts = [(position, text) for position, text in texts if text]
         return self._llm_texts
 
@@ -580,8 +590,7 @@ class BudgetRule(_Rule):
                 message = f"the agent made {len(calls)} {noun}; {key} allows {limit}"
                 yield _Finding(message, calls[limit][0])
         if self.max_cost_usd is not None:
-            costs = [call.cost_usd or 0.0 for _, call in index.llm_calls]
-            over = _first_over(index, costs, self.max_cost_usd)
+            over = _first_over(index, index.llm_costs, self.max_cost_usd)
             if over is not None:
                 position, reached, total = over
                 yield _Finding(
@@ -590,8 +599,7 @@ class BudgetRule(_Rule):
                     position,
                 )
         if self.max_tokens is not None:
-            tokens = [c.input_tokens + c.output_tokens for _, c in index.llm_calls]
-            over = _first_over(index, tokens, self.max_tokens)
+            over = _first_over(index, index.llm_tokens, self.max_tokens)
             if over is not None:
                 position, reached, total = over
                 yield _Finding(
