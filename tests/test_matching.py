@@ -512,3 +512,29 @@ def test_assert_within_names_the_step_where_a_budget_broke() -> None:
         assert_within(t, max_calls={"lookup": 0})
     with pytest.raises(TypeError, match="needs at least one limit"):
         assert_within(t)
+
+
+GROUPED_CALLS = st.lists(
+    st.one_of(st.tuples(NAMES, ARGS), st.lists(st.tuples(NAMES, ARGS), min_size=2, max_size=3)),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(calls=GROUPED_CALLS, expected=EXPECTED, args=ARG_MODES, only_ok=st.booleans())
+def test_lean_ordered_check_agrees_with_the_full_matcher(
+    calls: list[Any], expected: list[Any], args: str, only_ok: bool
+) -> None:
+    from pytest_agentops.matching import (
+        ArgsPolicy,
+        actual_calls,
+        match_calls,
+        ordered_passes,
+        to_expected,
+    )
+
+    t = traj(*calls)
+    wanted = [to_expected(e, i) for i, e in enumerate(expected)]
+    policy = ArgsPolicy(args)
+    full = match_calls(wanted, actual_calls(t, ["c"], only_ok), "ordered", policy).ok
+    assert ordered_passes(t, wanted, policy, ["c"], only_ok) == full

@@ -20,6 +20,7 @@ from .matching import (
     MatchResult,
     actual_calls,
     match_calls,
+    ordered_passes,
     to_expected,
 )
 from .models import ToolCall, Trajectory
@@ -58,6 +59,8 @@ def assert_tool_calls(
         )
     policy = ArgsPolicy(args)
     wanted = [to_expected(item, i) for i, item in enumerate(expected)]
+    if mode == "ordered" and ordered_passes(trajectory, wanted, policy, ignore, only_successful):
+        return
     actual = actual_calls(trajectory, ignore, only_successful)
     result = match_calls(wanted, actual, mode, policy)
     if not result.ok:

@@ -194,6 +194,16 @@ class Match(Matcher):
 
 def values_match(expected: Any, actual: Any, partial: bool = False) -> bool:
     """Does ``actual`` satisfy ``expected`` (see the module docstring for the rules)?"""
+    kind = type(expected)
+    if kind is str or kind is int or kind is float:  # the common leaves, decided at once
+        return type(actual) is not bool and bool(expected == actual)
+    if kind is dict and type(actual) is dict:
+        if not partial and len(expected) != len(actual):
+            return False
+        for key, value in expected.items():
+            if key not in actual or not values_match(value, actual[key], partial):
+                return False
+        return True
     if isinstance(expected, Matcher):
         return expected.matches(actual)
     if isinstance(expected, Mapping):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,28 +90,119 @@ class ActualCall:
 def actual_calls(
     traj: Trajectory, ignore: Iterable[str] = (), only_successful: bool = False
 ) -> list[ActualCall]:
-    """The tool calls to match, with step numbers and parallel groups."""
+    """The tool calls to match, with step numbers and parallel groups.
+
+    A parallel group is a run of consecutive tool calls that answer the most recent model
+    response, which requested several calls at once (matched by tool-call id).
+    """
     ignored = set(ignore)
-    requested_by: dict[str, int] = {}
     out: list[ActualCall] = []
     group = -1
-    last_key: int | None = None
+    batch: set[str] | None = None  # ids requested together by the latest model response
+    batch_owner = -1
+    last_owner: int | None = None
     for number, step in enumerate(traj.steps, start=1):
         if isinstance(step, LLMCall):
-            for request in step.requested_tool_calls:
-                if request.id:
-                    requested_by[request.id] = number
+            requests = step.requested_tool_calls
+            batch = {r.id for r in requests if r.id} if len(requests) > 1 else None
+            batch_owner = number
             continue
         if not isinstance(step, ToolCall) or step.name in ignored:
             continue
         if only_successful and not step.ok:
             continue
-        key = requested_by.get(step.call_id) if step.call_id else None
-        if key is None or key != last_key:
+        owner = batch_owner if batch is not None and step.call_id in batch else None
+        if owner is None or owner != last_owner:
             group += 1
-        last_key = key
+        last_owner = owner
         out.append(ActualCall(len(out), number, step, group))
     return out
+
+
+def ordered_passes(
+    traj: Trajectory,
+    expected: list[ExpectedCall],
+    args: ArgsPolicy,
+    ignore: Iterable[str] = (),
+    only_successful: bool = False,
+) -> bool:
+    """``ordered`` mode's verdict in one lean pass (same rules as :func:`match_calls`).
+
+    The passing case is the common one, so it builds no per-call objects; a failure is then
+    re-run through :func:`match_calls` to explain it.
+    """
+    n = len(expected)
+    if n == 0:
+        return True
+    ignored = set(ignore)
+    names = [e.name for e in expected]
+    accepts = [args.predicate(e) for e in expected]
+
+    def fits(e: int, call: ToolCall) -> bool:
+        return call.name == names[e] and accepts[e](call)
+
+    def place_one(i: int, call: ToolCall) -> int:
+        return i + 1 if call.name == names[i] and accepts[i](call) else i
+
+    def place_group(i: int, run: list[ToolCall]) -> int:
+        if len(run) == 1:
+            return place_one(i, run[0])
+        if not any(c.name == names[i] for c in run):
+            return i
+        return i + len(_fill_group(i, n, run, fits))
+
+    def place_batch(i: int, response: LLMCall, calls: list[ToolCall]) -> int:
+        """Tool calls made after a response that requested several: runs of calls answering
+        it are parallel groups, the others stand alone (as in :func:`actual_calls`)."""
+        if not any(c.name == names[i] for c in calls):
+            return i  # nothing here can be expected #i, so nothing is placed
+        ids = {r.id for r in response.requested_tool_calls if r.id}
+        run: list[ToolCall] = []
+        for c in calls:
+            if c.call_id in ids:
+                run.append(c)
+                continue
+            if run:
+                i = place_group(i, run)
+                run = []
+                if i == n:
+                    return i
+            i = place_one(i, c)
+            if i == n:
+                return i
+        return place_group(i, run) if run else i
+
+    i = 0
+    filtering = bool(ignored) or only_successful
+    response: LLMCall | None = None  # the latest response, if it requested several calls
+    pending: list[ToolCall] = []  # tool calls made since that response
+    for step in traj.steps:
+        kind = step.kind
+        if kind == "tool":
+            if filtering and (
+                step.name in ignored  # type: ignore[union-attr]
+                or (only_successful and step.error is not None)  # type: ignore[union-attr]
+            ):
+                continue
+            if response is not None:
+                pending.append(step)  # type: ignore[arg-type]
+            elif step.name == names[i] and accepts[i](step):  # type: ignore[union-attr,arg-type]
+                i += 1
+                if i == n:
+                    return True
+        elif kind == "llm":
+            if pending:
+                assert response is not None
+                i = place_batch(i, response, pending)
+                pending = []
+                if i == n:
+                    return True
+            several = len(step.requested_tool_calls) > 1  # type: ignore[union-attr]
+            response = step if several else None  # type: ignore[assignment]
+    if pending:
+        assert response is not None
+        i = place_batch(i, response, pending)
+    return i == n
 
 
 class ArgsPolicy:
@@ -151,6 +242,14 @@ class ArgsPolicy:
         if mode == "ignore":
             return True
         return values_match(expected.args, actual.arguments, partial=mode == "partial")
+
+    def predicate(self, expected: ExpectedCall) -> Callable[[ToolCall], bool]:
+        """``matches(expected, call)`` for calls already known to have the right name."""
+        args = expected.args
+        if args is None or self.mode(expected.name) == "ignore":
+            return lambda call: True
+        partial = self.mode(expected.name) == "partial"
+        return lambda call: values_match(args, call.arguments, partial)
 
     def key(self, expected: ExpectedCall) -> tuple[str, ...] | None:
         """A key such that this expectation matches exactly the actual calls with that key,
@@ -318,22 +417,20 @@ def _match_by_key(
 
 
 def _fill_group(
-    expected: list[ExpectedCall],
-    start: int,
-    members: list[ActualCall],
-    args: ArgsPolicy,
-    limit: int | None = None,
+    start: int, stop: int, members: Sequence[ToolCall], fits: Callable[[int, ToolCall], bool]
 ) -> dict[int, int]:
-    """Match the longest run expected[start:] that fits into one parallel group (any order)."""
-    if len(members) == 1:
-        if start < len(expected) and args.matches(expected[start], members[0].call):
-            return {start: members[0].position}
-        return {}
+    """Match the longest run of expected calls start, start+1, ... (< stop) that fits into one
+    parallel group, in any order; ``fits(e, call)`` says whether call can be expected #e.
+
+    Returns {expected index: member index}.  Extending the run one expected call at a time
+    with augmenting paths is optimal: a call that cannot join the group cannot be skipped,
+    because every later expected call must come no earlier than it.
+    """
     owner: dict[int, int] = {}  # member index -> expected index
 
     def augment(e: int, seen: set[int]) -> bool:
         for m, member in enumerate(members):
-            if m in seen or not args.matches(expected[e], member.call):
+            if m in seen or not fits(e, member):
                 continue
             seen.add(m)
             if m not in owner or augment(owner[m], seen):
@@ -341,11 +438,10 @@ def _fill_group(
                 return True
         return False
 
-    end = len(expected) if limit is None else min(len(expected), start + limit)
-    for e in range(start, end):
-        if len(owner) == len(members) or not augment(e, set()):
+    for e in range(start, min(stop, start + len(members))):
+        if not augment(e, set()):
             break
-    return {e: members[m].position for m, e in owner.items()}
+    return {e: m for m, e in owner.items()}
 
 
 def _groups(actual: list[ActualCall]) -> list[list[ActualCall]]:
@@ -387,7 +483,9 @@ def _match_in_order(result: MatchResult, args: ArgsPolicy, strict: bool) -> None
                 )
                 return
             break
-        placed = _fill_group(expected, i, group, args, limit=len(group))
+        calls = [a.call for a in group]
+        fill = _fill_group(i, len(expected), calls, lambda e, c: args.matches(expected[e], c))
+        placed = {e: group[m].position for e, m in fill.items()}
         if strict and len(placed) != len(group):
             result.assignment.update(placed)
             result.focus_expected = i + len(placed) if i + len(placed) < len(expected) else None
