@@ -538,3 +538,19 @@ def test_lean_ordered_check_agrees_with_the_full_matcher(
     policy = ArgsPolicy(args)
     full = match_calls(wanted, actual_calls(t, ["c"], only_ok), "ordered", policy).ok
     assert ordered_passes(t, wanted, policy, ["c"], only_ok) == full
+
+
+def test_narrowed_candidates_give_the_same_answers_on_long_runs() -> None:
+    # >= 32 calls of one tool: candidates are narrowed by a plain argument value first.
+    calls = [("pay", {"user": f"u{i % 4}", "amount": i, "flag": i % 2 == 0}) for i in range(64)]
+    t = traj(*calls)
+    u1_over = [call("pay", user="u1", amount=Gt(60))]  # u1 paid 61 once
+    assert passes(t, u1_over, mode="superset", args="partial")
+    assert not passes(t, u1_over, mode="superset")  # exact: `flag` is missing
+    assert not passes(t, [call("pay", user="u1", amount=Gt(61))], mode="superset", args="partial")
+    assert passes(t, [call("pay", user="u2", amount=62.0, flag=True)], mode="superset")
+    assert not passes(t, [call("pay", user="u2", amount=62, flag=1)], mode="superset")
+    assert not passes(t, [call("pay", user="u9", amount=ANY)], mode="superset", args="partial")
+    expected = [call("pay", user="u3", amount=Lt(100), flag=ANY)] * 16
+    assert passes(t, expected, mode="superset")
+    assert not passes(t, [*expected, expected[0]], mode="superset")  # only 16 calls of u3

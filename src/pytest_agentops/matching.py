@@ -379,10 +379,56 @@ def _match_sets(
     by_name: dict[str, list[ActualCall]] = defaultdict(list)
     for a in actual:
         by_name[a.call.name].append(a)
+    narrow = _ScalarIndex(by_name)
     adjacency = [
-        [a.position for a in by_name.get(e.name, ()) if args.matches(e, a.call)] for e in expected
+        [a.position for a in narrow.candidates(e, args) if args.matches(e, a.call)]
+        for e in expected
     ]
     return hopcroft_karp(adjacency, len(actual))
+
+
+_SCALARS = (str, int, float, bool)
+
+
+class _ScalarIndex:
+    """Candidate calls for an expectation, narrowed by one plain top-level argument value.
+
+    ``call("search", q=Regex(...), user="u1")`` need only be checked against the search calls
+    whose ``user`` is "u1"; the per-(tool, argument) value maps are built on first use.  The
+    narrowed list is a superset of the matches (``values_match`` still decides), so this
+    changes the cost, never the result.
+    """
+
+    def __init__(self, by_name: dict[str, list[ActualCall]]) -> None:
+        self.by_name = by_name
+        self.maps: dict[tuple[str, str], dict[Any, list[ActualCall]]] = {}
+
+    def candidates(self, e: ExpectedCall, args: ArgsPolicy) -> list[ActualCall]:
+        calls = self.by_name.get(e.name, [])
+        if e.args is None or args.mode(e.name) == "ignore" or len(calls) < 32:
+            return calls
+        best = calls
+        for key, value in e.args.items():
+            if type(value) not in _SCALARS:
+                continue
+            values = self._values(e.name, key)
+            found = values.get(value, [])
+            if len(found) < len(best):
+                best = found
+        return best
+
+    def _values(self, name: str, key: str) -> dict[Any, list[ActualCall]]:
+        values = self.maps.get((name, key))
+        if values is None:
+            values = self.maps[(name, key)] = defaultdict(list)
+            for a in self.by_name[name]:
+                value = a.call.arguments.get(key, _MISSING)
+                if type(value) in _SCALARS:
+                    values[value].append(a)
+        return values
+
+
+_MISSING = object()
 
 
 def _match_by_key(
