@@ -183,11 +183,11 @@ def test_policy_failure_output_for_a_reckless_model(pytester: pytest.Pytester) -
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *agentops policy violations (1):",
-            "E *[[]verify-first[]] step 2 lookup_order(order_id='ORD-1001'): lookup_order was "
+            "agentops policy violations (1):",
+            "[[]verify-first[]] step 2 lookup_order(order_id='ORD-1001'): lookup_order was "
             "called without an earlier successful verify_identity",
-            "E *trajectory:",
-            "E *1 llm   gpt-4o-mini*asks lookup_order",
-            "E *> 2 tool  lookup_order(order_id='ORD-1001') -> *",
+            "trajectory:",
+            "  1 llm   gpt-4o-mini*asks lookup_order",
+            "> 2 tool  lookup_order(order_id='ORD-1001') -> *",
         ]
     )

@@ -54,11 +54,11 @@ def test_marker_policy_fails_the_test_with_rule_step_and_call(project: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "*_ test_refund_without_approval _*",
-            "E *agentops policy violations (1):",
-            "E *[[]refund-approval[]] step 2 refund(order='A', amount=250): refund was called*"
+            "agentops policy violations (1):",
+            "[[]refund-approval[]] step 2 refund(order='A', amount=250): refund was called*"
             "without an earlier successful approve*",
-            "E *trajectory:",
-            "E *> 2 tool  refund(order='A', amount=250)*",
+            "trajectory:",
+            "> 2 tool  refund(order='A', amount=250)*",
         ]
     )
     result.stdout.fnmatch_lines(
