@@ -1,0 +1,74 @@
+"""What a policy check returns (:class:`Violation`) and how violations read as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from pytest_agentops.models import LLMCall, MessageStep, SpanStep, Step, Trajectory
+
+from . import detectors as d
+
+
+class Violation(BaseModel):
+    """One broken rule: which rule, where in the trajectory, and what happened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule_id: str
+    #: allow_tools, forbid_tools, require_tools, require_before, args, budget,
+    #: forbid_output or max_repeats.
+    kind: str
+    #: One sentence: what happened, and what the rule requires.
+    message: str
+    #: 1-based position of the offending step in ``trajectory.steps``.
+    step: int | None = None
+    step_id: str | None = None
+    #: ``{"name": ..., "arguments": ...}`` of the offending tool call.
+    call: dict[str, Any] | None = None
+    policy: str | None = None
+
+
+def format_violations(violations: list[Violation], trajectory: Trajectory | None = None) -> str:
+    """One line per violation: ``[rule-id] step 7 refund(order_id='A1', amount=250): message``.
+
+    Rule ids are prefixed with their policy's name when the violations come from several
+    policies.  Given the trajectory, a step that is not a tool call is described too.
+    """
+    several = len({v.policy for v in violations}) > 1
+    lines = []
+    for violation in violations:
+        label = violation.rule_id
+        if several and violation.policy:
+            label = f"{violation.policy}:{label}"
+        where = ""
+        if violation.step is not None:
+            where = f" step {violation.step}"
+            if violation.call is not None:
+                where += " " + _call_text(violation.call)
+            elif trajectory is not None and 0 < violation.step <= len(trajectory.steps):
+                where += " " + _step_text(trajectory.steps[violation.step - 1])
+        lines.append(f"[{label}]{where}: {violation.message}")
+    return "\n".join(lines)
+
+
+def _call_text(call: dict[str, Any]) -> str:
+    arguments = call.get("arguments")
+    if isinstance(arguments, dict):
+        shown = ", ".join(f"{key}={d.show(value, 40)}" for key, value in arguments.items())
+    else:
+        shown = d.show(arguments, 40)
+    if len(shown) > 120:
+        shown = shown[:119] + "…"
+    return f"{call.get('name')}({shown})"
+
+
+def _step_text(step: Step) -> str:
+    if isinstance(step, LLMCall):
+        return f"(LLM call to {step.model})"
+    if isinstance(step, MessageStep):
+        return f"({step.role} message)"
+    if isinstance(step, SpanStep):
+        return f"(span {step.name})"
+    return f"({step.name} call)"
