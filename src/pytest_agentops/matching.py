@@ -153,9 +153,8 @@ def ordered_passes(
 
     def place_batch(i: int, response: LLMCall, calls: list[ToolCall]) -> int:
         """Tool calls made after a response that requested several: runs of calls answering
-        it are parallel groups, the others stand alone (as in :func:`actual_calls`)."""
-        if not any(c.name == names[i] for c in calls):
-            return i  # nothing here can be expected #i, so nothing is placed
+        it are parallel groups, the others stand alone (as in :func:`actual_calls`).
+        Only called when one of them has expected #i's name (otherwise none can be placed)."""
         ids = {r.id for r in response.requested_tool_calls if r.id}
         run: list[ToolCall] = []
         for c in calls:
@@ -176,6 +175,8 @@ def ordered_passes(
     filtering = bool(ignored) or only_successful
     response: LLMCall | None = None  # the latest response, if it requested several calls
     pending: list[ToolCall] = []  # tool calls made since that response
+    hit = False  # whether one of them has expected #i's name
+    target = names[0]  # expected #i's name
     for step in traj.steps:
         kind = step.kind
         if kind == "tool":
@@ -186,20 +187,28 @@ def ordered_passes(
                 continue
             if response is not None:
                 pending.append(step)  # type: ignore[arg-type]
-            elif step.name == names[i] and accepts[i](step):  # type: ignore[union-attr,arg-type]
+                # i cannot move while calls are pending, so one name check decides whether
+                # the batch can place anything at all.
+                if not hit and step.name == target:  # type: ignore[union-attr]
+                    hit = True
+            elif step.name == target and accepts[i](step):  # type: ignore[union-attr,arg-type]
                 i += 1
                 if i == n:
                     return True
+                target = names[i]
         elif kind == "llm":
-            if pending:
+            if hit:
                 assert response is not None
                 i = place_batch(i, response, pending)
-                pending = []
+                hit = False
                 if i == n:
                     return True
+                target = names[i]
+            if pending:
+                pending = []
             several = len(step.requested_tool_calls) > 1  # type: ignore[union-attr]
             response = step if several else None  # type: ignore[assignment]
-    if pending:
+    if hit:
         assert response is not None
         i = place_batch(i, response, pending)
     return i == n
