@@ -258,7 +258,20 @@ class ArgsPolicy:
         if args is None or self.mode(expected.name) == "ignore":
             return lambda call: True
         partial = self.mode(expected.name) == "partial"
-        return lambda call: values_match(args, call.arguments, partial)
+        # Most same-name calls differ in some plain argument: compare that one first.  Sound
+        # as a prefilter: a plain expected value must be present and == in either mode.
+        plain = next(((k, v) for k, v in args.items() if type(v) in _SCALARS), None)
+        if plain is None:
+            return lambda call: values_match(args, call.arguments, partial)
+        key, value = plain
+
+        def accepts(call: ToolCall) -> bool:
+            arguments = call.arguments
+            if arguments.get(key, _MISSING) != value:
+                return False
+            return values_match(args, arguments, partial)
+
+        return accepts
 
     def key(self, expected: ExpectedCall) -> tuple[str, ...] | None:
         """A key such that this expectation matches exactly the actual calls with that key,
