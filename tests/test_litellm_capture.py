@@ -84,11 +84,31 @@ def test_acompletion_under_asyncio_run(rec: Recorder) -> None:
     async def agent() -> None:
         await litellm.acompletion(model="gpt-4o-mini", messages=MESSAGES, mock_response="one")
         await litellm.acompletion(model="gpt-4o-mini", messages=MESSAGES, mock_response="two")
+        await rec.settle()  # the documented way to end a coroutine that asyncio.run closes
 
     asyncio.run(agent())
     calls = rec.trajectory.llm_calls
     assert [c.output_text for c in calls] == ["one", "two"]
     assert all(c.cost_usd and c.input_tokens for c in calls)
+
+
+def test_acompletion_events_are_never_lost_silently(rec: Recorder) -> None:
+    """Without settle(), asyncio.run may close the loop while litellm is still logging a call
+    (litellm then cancels that logging).  Every call is still in the trajectory: delivered, or
+    marked with an error that says what happened and how to avoid it, without a long wait."""
+    import time
+
+    async def agent() -> None:
+        for text in ("one", "two", "three"):
+            await litellm.acompletion(model="gpt-4o-mini", messages=MESSAGES, mock_response=text)
+
+    asyncio.run(agent())
+    started = time.monotonic()
+    calls = rec.trajectory.llm_calls
+    assert time.monotonic() - started < 2
+    assert len(calls) == 3
+    for call, text in zip(calls, ("one", "two", "three"), strict=True):
+        assert call.output_text == text or "await agent_trace.settle()" in (call.error or "")
 
 
 def test_async_streaming_and_async_failure(rec: Recorder) -> None:

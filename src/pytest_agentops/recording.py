@@ -32,6 +32,11 @@ from .models import (
 )
 
 _LATE = "litellm did not report how this call ended"
+_ASYNC_LOST = (
+    f"{_LATE}: the event loop closed while litellm was still logging this acompletion() "
+    "call, so litellm cancelled it. `await agent_trace.settle()` (or `await asyncio.sleep(0)` "
+    "a few times) before the coroutine you pass to asyncio.run returns."
+)
 
 #: How long reading a trajectory waits for litellm to deliver outstanding completion events.
 FLUSH_TIMEOUT_S = 5.0
@@ -171,7 +176,7 @@ class Recorder:
             if rec is None:  # no pre-call event (e.g. a cache hit): record it now
                 rec = _Record("llm", self._next_id(), _state.CURRENT_PARENT.get(), {})
                 self._records.append(rec)
-            elif rec.fields.get("error", "").startswith(_LATE):  # arrived after a timeout
+            elif rec.fields.get("error", "").startswith(_LATE):  # arrived after all
                 del rec.fields["error"]
             rec.fields.update(fields)
             rec.done = True
@@ -207,12 +212,19 @@ class Recorder:
                     "`await agent_trace.settle()` before reading `agent_trace.trajectory`."
                 )
         with self._cond:
-            self._cond.wait_for(lambda: not self._pending, timeout)
+            # Async events still missing after the drain were lost inside litellm (its logging
+            # task was cancelled when the event loop closed): only sync ones can still come.
+            wait = timeout if any(not r.is_async for r in self._pending.values()) else 0.0
+            self._cond.wait_for(lambda: not self._pending, wait)
             for rec in self._pending.values():
                 rec.fields.setdefault(
                     "error",
-                    f"{_LATE} within {timeout:g}s (its completion event never arrived; "
-                    "was a streamed response left unconsumed?)",
+                    _ASYNC_LOST
+                    if rec.is_async
+                    else (
+                        f"{_LATE} within {timeout:g}s (its completion event never arrived; "
+                        "was a streamed response left unconsumed?)"
+                    ),
                 )
                 rec.done = True
             self._pending.clear()
