@@ -100,9 +100,14 @@ def collect_policies(config: pytest.Config, items: list[pytest.Item], cache: Pol
             if policy not in policies:
                 policies.append(policy)
         item.stash[POLICIES_KEY] = policies
-        names = getattr(item, "fixturenames", None)
-        if names is not None and "agent_trace" not in names:
-            names.append("agent_trace")  # a policy needs a recording to check
+        request_agent_trace(item)  # a policy needs a recording to check
+
+
+def request_agent_trace(item: pytest.Item) -> None:
+    """Make the test use the ``agent_trace`` fixture as if it had asked for it."""
+    names = getattr(item, "fixturenames", None)
+    if names is not None and "agent_trace" not in names:
+        names.append("agent_trace")
 
 
 def check_item(item: pytest.Item, trajectory: Trajectory) -> list[Violation]:

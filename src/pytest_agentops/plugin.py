@@ -122,8 +122,10 @@ def _check_policies(item: pytest.Item, fail: bool) -> None:
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None or "pytest_agentops.compliance" not in sys.modules:
         return
-    from .compliance import check_item, violation_message
+    from .compliance import POLICIES_KEY, check_item, violation_message
 
+    if not item.stash.get(POLICIES_KEY, None):
+        return  # nothing to check: do not build the trajectory for nothing
     trajectory = recorder.trajectory
     violations = check_item(item, trajectory)
     if violations:
@@ -220,11 +222,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
         cache = config.stash.setdefault(_POLICY_CACHE_KEY, PolicyCache())
         collect_policies(config, items, cache)
+    from .compliance import request_agent_trace
+
     for item in items:
-        names = getattr(item, "fixturenames", None)
-        if (
-            names is not None
-            and "agent_trace" not in names
-            and item.get_closest_marker("agentops") is not None
-        ):
-            names.append("agent_trace")
+        if item.get_closest_marker("agentops") is not None:
+            request_agent_trace(item)
