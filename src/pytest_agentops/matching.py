@@ -147,7 +147,9 @@ def ordered_passes(
     def place_group(i: int, run: list[ToolCall]) -> int:
         if len(run) == 1:
             return place_one(i, run[0])
-        if not any(c.name == names[i] for c in run):
+        # Usually no member fits expected #i at all (a same-name call with other
+        # arguments): then nothing in the group can be placed, and no matching is needed.
+        if not any(fits(i, c) for c in run):
             return i
         return i + len(_fill_group(i, n, run, fits))
 
@@ -155,6 +157,8 @@ def ordered_passes(
         """Tool calls made after a response that requested several: runs of calls answering
         it are parallel groups, the others stand alone (as in :func:`actual_calls`).
         Only called when one of them has expected #i's name (otherwise none can be placed)."""
+        if not any(fits(i, c) for c in calls):
+            return i  # nothing is placed before expected #i is
         ids = {r.id for r in response.requested_tool_calls if r.id}
         run: list[ToolCall] = []
         for c in calls:
