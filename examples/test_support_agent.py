@@ -15,7 +15,6 @@ import pytest
 
 from pytest_agentops import Recorder
 from support_agent.agent import arun_support_agent, run_support_agent
-from support_agent.fake_llm import FakeLLM
 from support_agent.store import SupportStore
 
 ADA = "Hi, I'm customer C1001 (ada@example.com)."
@@ -43,6 +42,10 @@ def test_order_status_verifies_identity_first(
     assert "shipped" in answer
 
 
+# Tool results replay from the cassette like the model's answers, so a replayed run changes
+# nothing.  These tests check that the refund really lands in the store: the tools that
+# change it run for real (with the approval the refund depends on), the others replay.
+@pytest.mark.agentops_cassette(real_tools=["refund"])
 def test_small_refund_needs_no_approval(
     agent_trace: Recorder, ask_agent: Callable[..., str]
 ) -> None:
@@ -61,6 +64,7 @@ def test_small_refund_needs_no_approval(
     assert store.orders["ORD-1001"].refunded == 20  # the refund really happened
 
 
+@pytest.mark.agentops_cassette(real_tools=["request_manager_approval", "refund"])
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 def test_large_refund_is_approved_before_it_is_paid(
     agent_trace: Recorder, ask_agent: Callable[..., str], stream: bool
@@ -136,6 +140,7 @@ def test_async_agent_looks_orders_up_in_parallel(
 
 
 @pytest.mark.agentops(name="account-deletion")
+@pytest.mark.agentops_cassette(real_tools=["create_ticket"])
 def test_account_deletion_becomes_a_ticket(ask_agent: Callable[..., str]) -> None:
     # The marker records this test's trajectory (see the --agentops summary) without the
     # agent_trace fixture: handy for tests that only check the answer and side effects.
@@ -148,13 +153,14 @@ def test_account_deletion_becomes_a_ticket(ask_agent: Callable[..., str]) -> Non
 
 
 def test_reckless_model_is_exposed_by_its_trajectory(
-    agent_trace: Recorder, agent_options: dict[str, Any], reckless_llm: FakeLLM
+    agent_trace: Recorder, reckless_options: dict[str, Any]
 ) -> None:
     # The same agent code on a model that ignores the policy in the system prompt.  The answer
     # alone looks like an honest failure; the trajectory shows what went wrong.
     store = SupportStore.demo()
-    options = {**agent_options, "api_base": reckless_llm.base_url}
-    answer = run_support_agent(f"{ADA} Please refund $249 for ORD-1002.", store=store, **options)
+    answer = run_support_agent(
+        f"{ADA} Please refund $249 for ORD-1002.", store=store, **reckless_options
+    )
 
     trajectory = agent_trace.trajectory
     # It went straight for the money: no identity check, no manager approval.

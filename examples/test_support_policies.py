@@ -32,7 +32,6 @@ from pytest_agentops import (
     call,
 )
 from support_agent.agent import arun_support_agent, run_support_agent
-from support_agent.fake_llm import FakeLLM
 
 pytestmark = pytest.mark.agentops_policy("policies/support.yaml")
 
@@ -144,10 +143,9 @@ def test_small_refund_needs_no_approval(
 
 @pytest.mark.agentops_policy(None)  # policies off here: this test inspects the failures itself
 def test_reckless_model_breaks_the_policy(
-    agent_trace: Recorder, reckless_llm: FakeLLM, agent_options: dict[str, Any]
+    agent_trace: Recorder, reckless_options: dict[str, Any]
 ) -> None:
-    options = {**agent_options, "api_base": reckless_llm.base_url}
-    run_support_agent(f"{ADA} Please refund $249 for ORD-1002.", **options)
+    run_support_agent(f"{ADA} Please refund $249 for ORD-1002.", **reckless_options)
 
     with pytest.raises(AssertionError) as failure:
         assert_policy(agent_trace, HERE / "policies" / "support.yaml")
@@ -161,25 +159,39 @@ def test_reckless_model_breaks_the_policy(
 
 
 RECKLESS_TEST = """
+import contextlib
+
 import pytest
 from support_agent.agent import run_support_agent
 from support_agent.fake_llm import FakeLLM
 
 @pytest.mark.agentops_policy({policy!r})
-def test_status_question(agent_trace):
-    with FakeLLM(behaviour="reckless") as llm:
+def test_status_question(agent_trace, agentops_cassette):
+    with contextlib.ExitStack() as stack:
+        url = "http://127.0.0.1:9/v1"  # replayed from the cassette
+        if agentops_cassette.recording:
+            url = stack.enter_context(FakeLLM(behaviour="reckless")).base_url
         run_support_agent("Hi, I'm customer C1001 (ada@example.com). Where is ORD-1001?",
-                          model="openai/gpt-4o-mini", api_base=llm.base_url, api_key="fake")
+                          model="openai/gpt-4o-mini", api_base=url, api_key="fake")
 """
 
 
 @pytest.mark.agentops_policy(None)  # the agent runs in the inner pytest session, not here
-def test_policy_failure_output_for_a_reckless_model(pytester: pytest.Pytester) -> None:
+def test_policy_failure_output_for_a_reckless_model(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest
+) -> None:
     # How the failure reads in a real pytest run, asserted line by line.
     pytester.syspathinsert(HERE)
     policy = str(HERE / "policies" / "support.yaml")
     pytester.makepyfile(test_reckless=RECKLESS_TEST.format(policy=policy))
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # The inner session replays its own cassette, kept next to this module's cassettes, and
+    # records it when this session records.
+    cassettes = request.config.rootpath / request.config.getini("agentops_cassette_dir")
+    options = ["-o", f"agentops_cassette_dir={cassettes / 'examples' / 'inner'}"]
+    record = request.config.getoption("agentops_record")
+    if record:
+        options.append(f"--agentops-record={record}")
+    result = pytester.runpytest("-p", "no:cacheprovider", *options)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [

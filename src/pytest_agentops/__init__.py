@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         assert_tool_calls,
         assert_within,
     )
+    from .cassettes import Cassette, CassetteFileError
     from .errors import AgentopsError, TrajectoryLoadError
     from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
     from .matching import call
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     )
     from .policy import Policy, PolicyError, Violation, load_policy
     from .recording import Recorder
+    from .tool_replay import ReplayedToolError
     from .tools import tool
 
 _LAZY = {
@@ -72,6 +74,9 @@ _LAZY = {
     "Match": ".matchers",
     "Matcher": ".matchers",
     "AgentopsError": ".errors",
+    "Cassette": ".cassettes",
+    "CassetteFileError": ".cassettes",
+    "ReplayedToolError": ".tool_replay",
     "TrajectoryLoadError": ".errors",
 }
 
@@ -79,6 +84,8 @@ __all__ = [
     "ANY",
     "AgentopsError",
     "Approx",
+    "Cassette",
+    "CassetteFileError",
     "Contains",
     "Ge",
     "Gt",
@@ -93,6 +100,7 @@ __all__ = [
     "PolicyError",
     "Recorder",
     "Regex",
+    "ReplayedToolError",
     "RequestedToolCall",
     "SpanStep",
     "Step",

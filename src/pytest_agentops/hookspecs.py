@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pytest
@@ -14,6 +14,19 @@ def pytest_agentops_trajectory_recorded(item: pytest.Item, trajectory: Trajector
     """Called after a test's trajectory is final (its fixtures are torn down).
 
     Use it to export trajectories elsewhere, attach metadata, or add checks of your own.
+    """
+
+
+def pytest_agentops_redact(
+    interaction: dict[str, Any] | None, trajectory: Trajectory | None, item: pytest.Item | None
+) -> None:
+    """Remove more secrets before something is written to disk; modify the argument in place.
+
+    Called with ``interaction`` for each HTTP interaction saved in a cassette (a dict
+    ``{"request": {"method", "uri", "headers", "body"}, "response": {"status", "headers",
+    "body": {"string"}}}``, bodies as text, headers as ``{name: [values]}``), after the
+    built-in redaction (credential headers dropped, API keys replaced with ``<REDACTED>``).
+    Implementations may accept only the arguments they need.
     """
 
 

@@ -101,6 +101,7 @@ def success_fields(kwargs: dict[str, Any], response: Any, start: Any, end: Any) 
         "cached_tokens": int(_get(details, "cached_tokens") or 0),
         "cost_usd": float(cost) if cost is not None else None,
         "duration_ms": _duration_ms(start, end),
+        "response_id": str(_get(response, "id") or "") or None,
     }
 
 

@@ -64,6 +64,8 @@ class LLMCall(_StepBase):
     cached_tokens: int = 0
     cost_usd: float | None = None
     error: str | None = None
+    #: The provider's id of the response (``chatcmpl-...``, ``msg_...``, ``resp_...``).
+    response_id: str | None = None
 
     @property
     def ok(self) -> bool:

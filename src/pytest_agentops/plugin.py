@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .settings import SETTINGS_KEY, resolve
+from .replay import MARKER as CASSETTE_MARKER
+from .settings import RECORD_MODES, SETTINGS_KEY, resolve
 
 if TYPE_CHECKING:
+    from .cassettes import Cassette
     from .recording import Recorder
 
 _COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
@@ -28,6 +30,7 @@ MARKERS = (
     "agentops_policy(path, ...): check the test's recorded trajectory against these YAML policy "
     "files (relative to the test file or the rootdir); violations fail the test. "
     "agentops_policy(None) turns policies off for a test.",
+    CASSETTE_MARKER,
 )
 _POLICY_CACHE_KEY = pytest.StashKey[Any]()
 
@@ -46,7 +49,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write a JSON report of every recorded test's trajectory and totals to PATH.",
     )
+    group.addoption(
+        "--agentops-record",
+        choices=RECORD_MODES,
+        default=None,
+        help="cassette record mode (default: none = replay only, no live LLM call). once: "
+        "record tests without a cassette; new_episodes: also record requests missing from a "
+        "cassette; all: record every request again; rewrite: replace each test's cassette.",
+    )
+    group.addoption(
+        "--agentops-block-network",
+        action="store_true",
+        default=False,
+        help="refuse every non-loopback connection while tests replay.",
+    )
     parser.addini("agentops", type="bool", default=False, help="same as --agentops.")
+    parser.addini(
+        "agentops_record", default="", help="default record mode (see --agentops-record)."
+    )
+    parser.addini(
+        "agentops_cassette_dir",
+        default="cassettes",
+        help="directory of the cassettes, relative to the rootdir (default: cassettes).",
+    )
+    parser.addini(
+        "agentops_cassettes",
+        type="bool",
+        default=True,
+        help="run tests that record a trajectory inside a cassette (default: true).",
+    )
+    parser.addini(
+        "agentops_capture_http",
+        type="bool",
+        default=True,
+        help="record LLM calls seen on the wire (OpenAI, Anthropic APIs) as steps (default: true).",
+    )
+    parser.addini(
+        "agentops_replay_tools",
+        type="bool",
+        default=True,
+        help="store @tool results with cassettes and replay them (default: true).",
+    )
+    parser.addini(
+        "agentops_block_network",
+        type="bool",
+        default=False,
+        help="same as --agentops-block-network.",
+    )
     parser.addini("agentops_report", default="", help="same as --agentops-report (path).")
     parser.addini(
         "agentops_policies",
@@ -101,18 +150,60 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from .autocapture import deactivate
 
         deactivate()
+    if "pytest_agentops.network" in sys.modules:
+        from .network import GUARD
+
+        GUARD.uninstall()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, object]:
+    """``--agentops-block-network``: only loopback connections while the test runs."""
+    if not item.config.stash[SETTINGS_KEY].block_network:
+        return (yield)
+    from .network import GUARD
+
+    GUARD.set("all", item.nodeid, _fail_exception)
+    try:
+        return (yield)
+    finally:
+        GUARD.clear()
+
+
+def _fail_exception(message: str) -> BaseException:
+    return pytest.fail.Exception(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Check the test's policies once its body has run; violations fail the test itself."""
+    """Check the test's policies once its body has run; violations fail the test itself.
+
+    So do cassette misses that the agent caught and hid (the miss is raised where the request
+    was made, but an agent may swallow it and carry on).
+    """
     try:
         result = yield
     except BaseException:
         _check_policies(item, fail=False)  # still reported, but the test's own error wins
         raise
+    _check_cassette(item)
     _check_policies(item, fail=True)
     return result
+
+
+def _check_cassette(item: pytest.Item) -> None:
+    __tracebackhide__ = True
+    if "pytest_agentops.cassettes" not in sys.modules:
+        return
+    from .replay import CASSETTE_KEY
+
+    cassette = item.stash.get(CASSETTE_KEY, None)
+    if cassette is not None and cassette.misses:
+        pytest.fail(
+            "\n\n".join(cassette.misses)
+            + "\n(The test went on after this error: the agent caught it.)",
+            pytrace=False,
+        )
 
 
 def _check_policies(item: pytest.Item, fail: bool) -> None:
@@ -175,6 +266,66 @@ def _marker_args(item: pytest.Item) -> tuple[str | None, dict[str, Any]]:
 
 
 @pytest.fixture
+def agentops_cassette(request: pytest.FixtureRequest) -> Generator[Cassette | None, None, None]:
+    """The test's cassette (``None`` when it runs without one): every HTTP request the test
+    makes is replayed from it, or recorded into it when ``--agentops-record`` allows.
+
+    Attributes: ``path``, ``mode``, ``recording`` (live calls can happen), ``replaying``.
+    """
+    from .replay import CASSETTE_KEY, options_of
+
+    item = request.node
+    options = options_of(item)
+    if options is None:
+        yield None
+        return
+    from .cassettes import Cassette, CassetteFileError
+    from .network import GUARD
+
+    config = request.config
+    settings = config.stash[SETTINGS_KEY]
+
+    def redact_hook(interaction: dict[str, Any]) -> None:
+        config.hook.pytest_agentops_redact(interaction=interaction, trajectory=None, item=item)
+
+    cassette = Cassette(
+        options.path,
+        options.mode,
+        nodeid=item.nodeid,
+        real_tools=options.real_tools,
+        replay_tools=options.replay_tools,
+        capture_http=settings.capture_http,
+        redact_hook=redact_hook,
+        display_path=options.display_path,
+    )
+    try:
+        cassette.__enter__()
+    except CassetteFileError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    item.stash[CASSETTE_KEY] = cassette
+
+    def fail(message: str) -> BaseException:
+        cassette.misses.append(message)
+        return _fail_exception(message)
+
+    guarded = GUARD.policy
+    if cassette.recording:
+        GUARD.set("off", item.nodeid, fail) if guarded != "off" else None
+    elif guarded == "off":
+        GUARD.set("llm", item.nodeid, fail)
+    else:
+        GUARD.set(guarded, item.nodeid, fail)
+    try:
+        yield cassette
+    finally:
+        if guarded == "off":
+            GUARD.clear()
+        else:
+            GUARD.set(guarded, item.nodeid, _fail_exception)
+        cassette.__exit__(None, None, None)
+
+
+@pytest.fixture
 def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, None]:
     """Record everything the agent does during this test into ``agent_trace.trajectory``.
 
@@ -196,6 +347,9 @@ def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, Non
         from .autocapture import activate
 
         activate()
+    cassette = request.getfixturevalue("agentops_cassette")
+    if cassette is not None:
+        recorder._tool_replay = cassette.tape
     recorder.start()
     request.node.stash[RECORDER_KEY] = recorder
     try:
@@ -223,7 +377,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         cache = config.stash.setdefault(_POLICY_CACHE_KEY, PolicyCache())
         collect_policies(config, items, cache)
     from .compliance import request_agent_trace
+    from .replay import prepare
 
     for item in items:
         if item.get_closest_marker("agentops") is not None:
             request_agent_trace(item)
+        prepare(item)

@@ -10,7 +10,9 @@ never sees a half-recorded run.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ from .models import (
     ToolCall,
     Trajectory,
 )
+from .tool_replay import RUN_REAL, RecordedToolCall, ToolTape, rebuild_exception
 
 _LATE = "litellm did not report how this call ended"
 _ASYNC_LOST = (
@@ -59,7 +62,18 @@ def _wall(ts: float | None) -> datetime | None:
 class _Record:
     """One step as recorded, mutable until finished; converted to a pydantic Step on read."""
 
-    __slots__ = ("done", "fields", "id", "is_async", "kind", "parent_id", "t0", "wall0")
+    __slots__ = (
+        "done",
+        "fields",
+        "id",
+        "is_async",
+        "kind",
+        "origin",
+        "parent_id",
+        "store",
+        "t0",
+        "wall0",
+    )
 
     def __init__(self, kind: str, step_id: str, parent_id: str | None, fields: dict[str, Any]):
         self.kind = kind
@@ -70,6 +84,8 @@ class _Record:
         self.t0 = time.perf_counter()
         self.done = False
         self.is_async = False
+        self.origin: str | None = None  # "http": seen by the cassette layer, maybe a duplicate
+        self.store = False  # a tool call to add to the cassette's tool tape when it finishes
 
 
 class Recorder:
@@ -104,6 +120,8 @@ class Recorder:
         self._ended: float | None = None
         self._previous: Recorder | None = None
         self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
+        #: The test cassette's tool tape while tools are replayed or recorded (else None).
+        self._tool_replay: ToolTape | None = None
 
     # ---- activation ---------------------------------------------------------------------
     def start(self) -> Recorder:
@@ -137,27 +155,77 @@ class Recorder:
         return f"s{next(self._ids)}"
 
     # ---- hot path used by @tool ---------------------------------------------------------
-    def _tool_started(self, name: str, arguments: dict[str, Any]) -> tuple[_Record, Any]:
+    def _tool_started(
+        self, name: str, arguments: dict[str, Any], replayable: bool = True
+    ) -> tuple[_Record, Any, RecordedToolCall | None]:
+        """Record a tool call's start; the third item is its recorded outcome when the
+        cassette replays it (then the function must not run: see :meth:`_tool_replayed`)."""
         rec = _Record("tool", self._next_id(), _state.CURRENT_PARENT.get(), {})
         rec.fields["name"] = name
         rec.fields["arguments"] = jsonable(arguments)
         self._records.append(rec)
-        return rec, _state.CURRENT_PARENT.set(rec.id)
+        tape = self._tool_replay
+        replayed = None
+        if tape is not None and replayable and tape.handles(name):
+            replayed = tape.take(name, rec.fields["arguments"])
+            if replayed is RUN_REAL:
+                replayed = None
+            elif replayed is None:
+                rec.store = tape.record
+        return rec, _state.CURRENT_PARENT.set(rec.id), replayed
 
     def _tool_finished(
-        self, pending: tuple[_Record, Any], result: Any, exc: BaseException | None
+        self, pending: tuple[_Record, Any, Any], result: Any, exc: BaseException | None
     ) -> None:
-        rec, token = pending
+        rec, token, _ = pending
         rec.fields["duration_ms"] = (time.perf_counter() - rec.t0) * 1000
         if exc is None:
             rec.fields["result"] = jsonable(result)
         else:
             rec.fields["error"] = error_text(exc)
         rec.done = True
+        if rec.store and self._tool_replay is not None:
+            f = rec.fields
+            self._tool_replay.store(
+                f["name"],
+                f["arguments"],
+                f.get("result"),
+                result,
+                exc,
+                f.get("error"),
+                f["duration_ms"],
+            )
         try:  # noqa: SIM105  (hot path: contextlib.suppress costs a context manager per call)
             _state.CURRENT_PARENT.reset(token)
         except ValueError:  # finished in another context than it started (rare): leave it
             pass
+
+    def _tool_replayed(self, pending: tuple[_Record, Any, RecordedToolCall | None]) -> Any:
+        """Finish a replayed tool call: return its recorded result or raise its exception."""
+        rec, token, recorded = pending
+        assert recorded is not None
+        rec.fields["duration_ms"] = recorded.duration_ms
+        rec.done = True
+        try:  # noqa: SIM105
+            _state.CURRENT_PARENT.reset(token)
+        except ValueError:
+            pass
+        if recorded.error is not None:
+            rec.fields["error"] = recorded.error
+            raise rebuild_exception(recorded)
+        rec.fields["result"] = recorded.result
+        return copy.deepcopy(recorded.result)
+
+    # ---- HTTP capture (called by the cassette layer) ------------------------------------
+    def _http_llm_call(self, fields: dict[str, Any], wall0: float, duration_ms: float) -> None:
+        """An LLM call seen on the wire; dropped when reading if litellm reported it too."""
+        rec = _Record("llm", self._next_id(), _state.CURRENT_PARENT.get(), fields)
+        rec.wall0 = wall0
+        rec.fields.setdefault("duration_ms", duration_ms)
+        rec.origin = "http"
+        rec.done = True
+        with self._cond:
+            self._records.append(rec)
 
     # ---- litellm capture (called from litellm's threads) --------------------------------
     def _llm_started(self, call_id: str, fields: dict[str, Any], is_async: bool) -> None:
@@ -180,6 +248,15 @@ class Recorder:
                 del rec.fields["error"]
             rec.fields.update(fields)
             rec.done = True
+            self._cond.notify_all()
+
+    def _abandon_pending(self, error: str) -> None:
+        """The test is failing (a cassette miss): stop waiting for litellm's events."""
+        with self._cond:
+            for rec in self._pending.values():
+                rec.fields.setdefault("error", error)
+                rec.done = True
+            self._pending.clear()
             self._cond.notify_all()
 
     def pending_llm_calls(self) -> int:
@@ -347,13 +424,19 @@ class Recorder:
 
     def _build(self) -> Trajectory:
         steps: list[Step] = []
-        for rec in list(self._records):
+        records = list(self._records)
+        dropped, merged = _deduplicate(records)
+        for rec in records:
+            if rec.id in dropped:
+                continue
+            if rec.origin == "http" and "cost_usd" not in rec.fields:
+                rec.fields["cost_usd"] = _http_cost(rec.fields)
             common = {
                 "id": rec.id,
                 "parent_id": rec.parent_id,
                 "started_at": _wall(rec.wall0),
             }
-            fields = {k: v for k, v in rec.fields.items() if v is not None}
+            fields = {k: v for k, v in merged.get(rec.id, rec.fields).items() if v is not None}
             if not rec.done and "duration_ms" not in fields:
                 fields["error"] = (
                     fields.get("error") or "still running when the trajectory was read"
@@ -378,6 +461,92 @@ class Recorder:
             ended_at=_wall(self._ended if self._ended is not None else time.time()),
         )
         return traj
+
+
+def _deduplicate(records: list[_Record]) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """LLM calls seen both by litellm and on the wire are kept once, as litellm reported them.
+
+    Pairs are made by the provider's response id, then by identical input messages.  When
+    litellm never delivered its completion event (see ``_ASYNC_LOST``), the wire's copy fills
+    it in.  Returns the ids of the wire records to drop and the merged fields by record id.
+    """
+    wire = [r for r in records if r.origin == "http"]
+    if not wire:
+        return set(), {}
+    own = [r for r in records if r.kind == "llm" and r.origin is None]
+    dropped: set[str] = set()
+    merged: dict[str, dict[str, Any]] = {}
+    paired: set[str] = set()
+
+    def pair(http: _Record, rec: _Record) -> None:
+        paired.add(rec.id)
+        dropped.add(http.id)
+        if not rec.done or str(rec.fields.get("error") or "").startswith(_LATE):
+            fields = {**rec.fields, **{k: v for k, v in http.fields.items() if v is not None}}
+            if "error" not in http.fields:
+                fields.pop("error", None)
+            fields["duration_ms"] = rec.fields.get("duration_ms", http.fields.get("duration_ms"))
+            merged[rec.id] = fields
+
+    by_id: dict[str, list[_Record]] = {}
+    for rec in own:
+        response_id = rec.fields.get("response_id")
+        if response_id:
+            by_id.setdefault(response_id, []).append(rec)
+    rest = []
+    for http in wire:
+        candidates = by_id.get(http.fields.get("response_id") or "", [])
+        match = next((r for r in candidates if r.id not in paired), None)
+        if match is not None:
+            pair(http, match)
+        else:
+            rest.append(http)
+    for http in rest:
+        messages = _conversation(http.fields.get("input_messages"))
+        match = next(
+            (
+                r
+                for r in own
+                if r.id not in paired
+                and (not r.fields.get("response_id") or not r.done)
+                and _conversation(r.fields.get("input_messages")) == messages
+            ),
+            None,
+        )
+        if match is not None:
+            pair(http, match)
+    return dropped, merged
+
+
+def _conversation(messages: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Messages as (role, text, tool call ids): litellm's copy of a request and the one on
+    the wire differ in details (``content: None`` dropped, extra keys) but not in these."""
+    out = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
+        calls = tuple(
+            str(c.get("id")) for c in message.get("tool_calls") or [] if isinstance(c, dict)
+        )
+        out.append((str(message.get("role")), "" if content is None else text, calls))
+    return out
+
+
+def _http_cost(fields: dict[str, Any]) -> float | None:
+    if not (fields.get("input_tokens") or fields.get("output_tokens")):
+        return None
+    from .litellm_capture import cost_from_price_table
+
+    model = str(fields.get("model") or "")
+    provider = fields.get("provider")
+    cost = cost_from_price_table(model, fields["input_tokens"], fields["output_tokens"])
+    if cost is None and provider and "/" not in model:
+        cost = cost_from_price_table(
+            f"{provider}/{model}", fields["input_tokens"], fields["output_tokens"]
+        )
+    return cost
 
 
 def _link_tool_calls(steps: list[Step]) -> None:

@@ -19,6 +19,20 @@ class Settings:
     report_path: Path | None
     #: Record litellm calls while a test records (ini ``agentops_capture_litellm``).
     capture_litellm: bool
+    #: ``--agentops-record`` (None when not given: the marker, then the ini value decide).
+    record_cli: str | None = None
+    #: ini ``agentops_record`` ("" when not set: replay only).
+    record_ini: str = ""
+    #: Where cassettes live (ini ``agentops_cassette_dir``, relative to the rootdir).
+    cassette_dir: Path = Path("cassettes")
+    #: Agent tests run inside cassettes (ini ``agentops_cassettes``).
+    cassettes: bool = True
+    #: LLM calls seen on the wire become steps (ini ``agentops_capture_http``).
+    capture_http: bool = True
+    #: ``@tool`` results are stored with cassettes and replayed (ini ``agentops_replay_tools``).
+    replay_tools: bool = True
+    #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
+    block_network: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -26,6 +40,12 @@ class Settings:
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+
+#: ``--agentops-record`` values: ``none`` replays only (the default: no live call, no spend);
+#: ``once`` records a test that has no cassette yet; ``new_episodes`` replays what is recorded
+#: and records the rest; ``all`` records every request again (keeping recordings of requests
+#: no longer made); ``rewrite`` records the test from scratch, replacing its cassette.
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
 
 def _ini_bool(config: pytest.Config, name: str) -> bool:
@@ -53,8 +73,25 @@ def resolve(config: pytest.Config) -> Settings:
             f"--agentops-report={report} is a directory; give a file path such as "
             f"{Path(str(report)) / 'agentops-report.json'}"
         )
+    record_ini = str(config.getini("agentops_record") or "").strip()
+    if record_ini and record_ini not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"ini option agentops_record = {record_ini!r} is not a record mode; "
+            f"use one of {', '.join(RECORD_MODES)}"
+        )
+    cassette_dir = Path(str(config.getini("agentops_cassette_dir") or "cassettes"))
+    if not cassette_dir.is_absolute():
+        cassette_dir = config.rootpath / cassette_dir
     return Settings(
         summary=bool(config.getoption("agentops")) or _ini_bool(config, "agentops"),
         report_path=report_path,
         capture_litellm=_ini_bool(config, "agentops_capture_litellm"),
+        record_cli=config.getoption("agentops_record"),
+        record_ini=record_ini,
+        cassette_dir=cassette_dir,
+        cassettes=_ini_bool(config, "agentops_cassettes"),
+        capture_http=_ini_bool(config, "agentops_capture_http"),
+        replay_tools=_ini_bool(config, "agentops_replay_tools"),
+        block_network=bool(config.getoption("agentops_block_network"))
+        or _ini_bool(config, "agentops_block_network"),
     )

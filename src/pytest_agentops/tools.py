@@ -51,26 +51,29 @@ def _make_binder(
 @overload
 def tool(fn: F, /) -> F: ...
 @overload
-def tool(*, name: str | None = None) -> Callable[[F], F]: ...
+def tool(*, name: str | None = None, replay: bool = True) -> Callable[[F], F]: ...
 
 
-def tool(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+def tool(
+    fn: F | None = None, /, *, name: str | None = None, replay: bool = True
+) -> F | Callable[[F], F]:
     """Mark a function (sync or async) as an agent tool so its calls are recorded.
 
-    Use as ``@tool`` or ``@tool(name="lookup_order")``.  The wrapped function keeps its
-    name, docstring, signature and type; it behaves exactly as before when no test is
-    recording.
+    Use as ``@tool``, ``@tool(name="lookup_order")`` or ``@tool(replay=False)``.  The wrapped
+    function keeps its name, docstring, signature and type; it behaves exactly as before when
+    no test is recording.  In a test with a cassette, its results are stored with the cassette
+    and replayed from it; ``replay=False`` makes it always run for real.
     """
     if fn is None:
 
         def decorate(f: F) -> F:
-            return _wrap(f, name)
+            return _wrap(f, name, replay)
 
         return decorate
-    return _wrap(fn, name)
+    return _wrap(fn, name, replay)
 
 
-def _wrap(fn: F, name: str | None) -> F:
+def _wrap(fn: F, name: str | None, replay: bool = True) -> F:
     if not callable(fn):
         raise TypeError(f"@tool decorates a function, got {type(fn).__name__}: {fn!r}")
     tool_name = name or getattr(fn, "__name__", None) or repr(fn)
@@ -84,7 +87,9 @@ def _wrap(fn: F, name: str | None) -> F:
             recorder = active.recorder
             if recorder is None:
                 return await fn(*args, **kwargs)
-            pending = recorder._tool_started(tool_name, bind(args, kwargs))
+            pending = recorder._tool_started(tool_name, bind(args, kwargs), replay)
+            if pending[2] is not None:  # answered from the test's cassette
+                return recorder._tool_replayed(pending)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -100,7 +105,9 @@ def _wrap(fn: F, name: str | None) -> F:
             recorder = active.recorder
             if recorder is None:
                 return fn(*args, **kwargs)
-            pending = recorder._tool_started(tool_name, bind(args, kwargs))
+            pending = recorder._tool_started(tool_name, bind(args, kwargs), replay)
+            if pending[2] is not None:  # answered from the test's cassette
+                return recorder._tool_replayed(pending)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:

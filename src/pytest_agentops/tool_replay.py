@@ -1,0 +1,207 @@
+"""Tool replay: ``@tool`` results stored with a test's cassette and played back in order.
+
+While a test records, every ``@tool`` call's name, arguments and outcome (result, or the
+exception's type and message) is appended to the cassette's tool tape.  While it replays, a
+call is answered from the tape instead of running the function: the first unplayed recording
+with the same tool name and the same arguments (JSON-equal), so repeated identical calls replay
+in recorded order.  A call that is not on the tape fails the test in replay-only mode; in
+``new_episodes`` mode it runs for real and is added.
+
+On disk the tape is the ``agentops`` section of the cassette file (see :class:`ToolTapeFile`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import AgentopsError
+
+TAPE_SCHEMA_VERSION = 1
+
+
+class ReplayedToolError(AgentopsError, RuntimeError):
+    """A recorded tool exception whose class could not be rebuilt on replay."""
+
+
+class RecordedToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    #: The exception as the trajectory shows it (``"ValueError: no such order"``), if any.
+    error: str | None = None
+    #: ``module:qualname`` of the exception class, to raise the same type on replay.
+    error_type: str | None = None
+    #: ``str(exception)``: the message the rebuilt exception is created with.
+    error_message: str | None = None
+    duration_ms: float | None = None
+    #: False when the result was not JSON data: replay then runs the tool for real.
+    replayable: bool = True
+
+
+class ToolTapeFile(BaseModel):
+    """The ``agentops`` section of a cassette: recorded tool calls, in call order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    tools: list[RecordedToolCall] = Field(default_factory=list)
+
+
+def arguments_key(name: str, arguments: Any) -> str:
+    """Tool name and JSON-canonical arguments (dict order ignored, ``1 == 1.0``)."""
+    return name + "\x00" + json.dumps(_canonical(arguments), sort_keys=True, default=repr)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def rebuild_exception(call: RecordedToolCall) -> BaseException:
+    """The exception a recorded call raised, as close to the original type as possible."""
+    message = call.error_message if call.error_message is not None else (call.error or "")
+    if call.error_type:
+        module_name, _, qualname = call.error_type.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+            if isinstance(obj, type) and issubclass(obj, Exception):
+                exc = obj(message)
+                if str(exc) == message:
+                    return exc
+        except Exception:
+            pass
+    return ReplayedToolError(call.error or message)
+
+
+def exception_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+#: :meth:`ToolTape.take` answer: run the tool for real and do not record it again.
+RUN_REAL = RecordedToolCall(name="<run for real>")
+
+
+def is_json_data(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` survives a JSON round trip unchanged (so it can be replayed)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if depth > 100:
+        return False
+    if type(value) is list:
+        return all(is_json_data(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and is_json_data(v, depth + 1) for k, v in value.items())
+    return False
+
+
+class ToolTape:
+    """The tool recordings of one test's cassette, with the replay/record rules of its mode."""
+
+    def __init__(
+        self,
+        recorded: list[RecordedToolCall],
+        *,
+        replay: bool,
+        record: bool,
+        real_tools: frozenset[str] = frozenset(),
+        on_miss: Callable[[str, dict[str, Any], list[RecordedToolCall]], BaseException]
+        | None = None,
+        redact: Callable[[Any], Any] | None = None,
+    ) -> None:
+        #: Recordings loaded from the cassette (replayed), then new ones (saved).
+        self.recorded = list(recorded) if replay else []
+        self.new: list[RecordedToolCall] = []
+        self.replay = replay
+        self.record = record
+        self.real_tools = real_tools
+        self._on_miss = on_miss
+        self._redact = redact or (lambda value: value)
+        self._played = [False] * len(self.recorded)
+        self._keys = [arguments_key(c.name, c.arguments) for c in self.recorded]
+        self._lock = threading.Lock()
+        self.misses: list[str] = []
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.new)
+
+    def handles(self, name: str) -> bool:
+        return name not in self.real_tools
+
+    def take(self, name: str, arguments: dict[str, Any]) -> RecordedToolCall | None:
+        """The recording that answers this call, or ``None`` to run the tool for real.
+
+        Raises (through ``on_miss``) when the call is not recorded and recording is off.
+        """
+        if not self.replay and self.record:
+            return None
+        key = arguments_key(name, self._redact(arguments))
+        with self._lock:
+            for index, recorded_key in enumerate(self._keys):
+                if not self._played[index] and recorded_key == key:
+                    self._played[index] = True
+                    call = self.recorded[index]
+                    return call if call.replayable else RUN_REAL
+        if self.record:
+            return None
+        unplayed = [c for c, played in zip(self.recorded, self._played, strict=True) if not played]
+        if self._on_miss is None:
+            raise ReplayedToolError(f"tool call {name}({arguments}) is not recorded")
+        raise self._on_miss(name, arguments, unplayed)
+
+    def store(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        result: Any,
+        raw_result: Any,
+        exc: BaseException | None,
+        error: str | None,
+        duration_ms: float | None,
+    ) -> None:
+        if not self.record:
+            return
+        replayable = exc is not None or is_json_data(raw_result)
+        if not replayable:
+            warnings.warn(
+                f"@tool {name} returned a {type(raw_result).__name__}, which is not JSON data: its "
+                "recording cannot be replayed, so this tool will run for real on replay. Return "
+                "JSON data (dicts, lists, strings, numbers) to make it replayable, or opt it out "
+                "with @tool(replay=False).",
+                stacklevel=2,
+            )
+        call = RecordedToolCall(
+            name=name,
+            arguments=self._redact(arguments),
+            result=self._redact(result),
+            error=self._redact(error) if error is not None else None,
+            error_type=exception_type(exc) if exc is not None else None,
+            error_message=self._redact(str(exc)) if exc is not None else None,
+            duration_ms=round(duration_ms, 3) if duration_ms is not None else None,
+            replayable=replayable,
+        )
+        with self._lock:
+            self.new.append(call)
+
+    def to_file(self) -> ToolTapeFile:
+        """What to save: in new_episodes mode the loaded calls too, then the new ones."""
+        return ToolTapeFile(tools=[*self.recorded, *self.new])
