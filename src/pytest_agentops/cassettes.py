@@ -236,11 +236,12 @@ class _Persister:
         path = Path(cassette_path)
         if not path.is_file():
             raise CassetteNotFoundError()
+        shown = self.owner.display_path
         fix = "Delete it and record it again with --agentops-record=rewrite."
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CassetteFileError(f"{path}: cannot read the cassette ({exc}). {fix}") from None
+            raise CassetteFileError(f"{shown}: cannot read the cassette ({exc}). {fix}") from None
         if not text.strip():
             raise CassetteNotFoundError()
         try:
@@ -250,13 +251,13 @@ class _Persister:
             where = f" (line {mark.line + 1})" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise CassetteFileError(
-                f"{path}{where}: not a valid YAML cassette: {problem}. {fix}"
+                f"{shown}{where}: not a valid YAML cassette: {problem}. {fix}"
             ) from None
         except ValueError as exc:
-            raise CassetteFileError(f"{path}: {exc}. {fix}") from None
+            raise CassetteFileError(f"{shown}: {exc}. {fix}") from None
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise CassetteFileError(
-                f"{path}: not a cassette (expected a mapping with an `interactions` list). {fix}"
+                f"{shown}: not a cassette (expected a mapping with an `interactions` list). {fix}"
             )
         requests, responses = [], []
         for index, interaction in enumerate(data["interactions"]):
@@ -266,7 +267,7 @@ class _Persister:
                 response["status"]["code"]  # shape check
             except (KeyError, TypeError) as exc:
                 raise CassetteFileError(
-                    f"{path}: interaction #{index + 1} is malformed (missing {exc}). {fix}"
+                    f"{shown}: interaction #{index + 1} is malformed (missing {exc}). {fix}"
                 ) from None
             requests.append(request)
             responses.append(response)
@@ -278,7 +279,7 @@ class _Persister:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"])
                 raise CassetteFileError(
-                    f"{path}: field `agentops.{field}`: {first['msg']}. {fix}"
+                    f"{shown}: field `agentops.{field}`: {first['msg']}. {fix}"
                 ) from None
         return requests, responses
 
@@ -360,7 +361,11 @@ class AgentCassette(VcrCassette):  # type: ignore[misc]
     def can_play_response_for(self, request: Request) -> bool:
         request._agentops_started = (time.time(), time.perf_counter())
         self._owner.redactor.remember_headers(request.headers)
-        if self.record_mode != RecordMode.ALL and request in self:
+        if (
+            self.record_mode != RecordMode.ALL
+            and (self.rewound or self.allow_playback_repeats)
+            and request in self
+        ):
             return True
         if self.write_protected:
             raise self._owner.miss(request, self)

@@ -298,10 +298,13 @@ def agentops_cassette(request: pytest.FixtureRequest) -> Generator[Cassette | No
         redact_hook=redact_hook,
         display_path=options.display_path,
     )
+    problem = None
     try:
         cassette.__enter__()
     except CassetteFileError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     item.stash[CASSETTE_KEY] = cassette
 
     def fail(message: str) -> BaseException:

@@ -40,8 +40,10 @@ class RecordedToolCall(BaseModel):
     error: str | None = None
     #: ``module:qualname`` of the exception class, to raise the same type on replay.
     error_type: str | None = None
-    #: ``str(exception)``: the message the rebuilt exception is created with.
+    #: ``str(exception)``: the message the rebuilt exception is created with...
     error_message: str | None = None
+    #: ... or its ``args``, when they are JSON data (e.g. ``KeyError('x')``).
+    error_args: list[Any] | None = None
     duration_ms: float | None = None
     #: False when the result was not JSON data: replay then runs the tool for real.
     replayable: bool = True
@@ -81,6 +83,10 @@ def rebuild_exception(call: RecordedToolCall) -> BaseException:
             for part in qualname.split("."):
                 obj = getattr(obj, part)
             if isinstance(obj, type) and issubclass(obj, Exception):
+                if call.error_args is not None:
+                    exc = obj(*call.error_args)
+                    if str(exc) == message:
+                        return exc
                 exc = obj(message)
                 if str(exc) == message:
                     return exc
@@ -196,6 +202,9 @@ class ToolTape:
             error=self._redact(error) if error is not None else None,
             error_type=exception_type(exc) if exc is not None else None,
             error_message=self._redact(str(exc)) if exc is not None else None,
+            error_args=self._redact(list(exc.args))
+            if exc is not None and is_json_data(list(exc.args))
+            else None,
             duration_ms=round(duration_ms, 3) if duration_ms is not None else None,
             replayable=replayable,
         )
