@@ -236,6 +236,15 @@ def test_a_miss_fails_at_once_naming_the_request_and_the_fix(
     )
     assert "Connection error" not in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
+    # The README shows this very output.
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("Cassette miss:"))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    excerpt = re.search(r"<!-- readme-test: miss-output -->\s*```text\n(.*?)```", readme, re.S)
+    assert excerpt, "README.md lacks the miss-output excerpt"
+    assert excerpt.group(1).strip().splitlines() == lines[start : start + 4], "\n".join(
+        lines[start : start + 4]
+    )
 
 
 @pytest.mark.parametrize("client", ["litellm_sync", "litellm_async"])

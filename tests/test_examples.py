@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,14 +13,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+NO_SERVER = """
+def pytest_configure(config):
+    from support_agent.fake_llm import FakeLLM
+
+    def refuse(self):
+        raise RuntimeError("the example suite started a model server while replaying")
+
+    FakeLLM.start = refuse
+"""
+
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_example_suite_runs_offline_with_tokens_and_cost(tmp_path: Path, xdist: list[str]) -> None:
+    # Replayed from cassettes/: the scripted model server must not even start.
+    (tmp_path / "no_model_server.py").write_text(NO_SERVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "examples")])}
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--agentops", f"--agentops-report={report}",
-         "-p", "no:cacheprovider", "examples/", *xdist],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+         "-p", "no:cacheprovider", "-p", "no_model_server", "examples/", *xdist],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = proc.stdout.split("agentops summary", 1)[1]
