@@ -414,3 +414,26 @@ def pytest_agentops_redact(interaction):
     assert "fp_hidden" in text
     assert "fp_fake_llm" not in text
     assert "BaseHTTP" not in text
+
+
+def test_reports_are_redacted_too(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        CONFTEST
+        + """
+def pytest_agentops_redact(trajectory):
+    if trajectory is not None:
+        trajectory.metadata["redacted_by_hook"] = True
+"""
+    )
+    project.makepyfile(
+        test_agent=f"""
+def test_agent(agent_trace):
+    agent_trace.tool_call("login", {{"token": {KEY!r}}}, result="ok")
+"""
+    )
+    project.runpytest("--agentops-report=report.json").assert_outcomes(passed=1)
+    text = (project.path / "report.json").read_text()
+    assert KEY not in text
+    trajectory = json.loads(text)["tests"][0]["trajectory"]
+    assert trajectory["steps"][0]["arguments"] == {"token": "<REDACTED>"}
+    assert trajectory["metadata"] == {"redacted_by_hook": True}

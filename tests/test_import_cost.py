@@ -39,3 +39,39 @@ def test_pytest_run_without_recording_does_not_import_litellm(pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_pytest_run_without_recording_does_not_import_vcr(pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+        def test_plain():
+            assert "vcr" not in sys.modules
+            assert "pytest_agentops.cassettes" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_pricing_a_wire_captured_call_does_not_import_litellm() -> None:
+    code = (
+        "from pytest_agentops.prices import cost_usd\n"
+        "assert cost_usd('gpt-4o-mini-2024-07-18', 1000, 100, 'openai') > 0\n"
+        "assert cost_usd('no-such-model', 1, 1) is None"
+    )
+    assert "litellm" not in _loaded_after(code)
+
+
+def test_both_pricing_paths_agree() -> None:
+    code = (
+        "import os\nos.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'\n"
+        "from pytest_agentops.prices import cost_usd\n"
+        "cases = [('gpt-4o-mini-2024-07-18', 'openai'), ('gpt-4o-mini', None),"
+        " ('claude-sonnet-4-5-20250929', 'anthropic')]\n"
+        "before = [cost_usd(m, 1234, 567, p) for m, p in cases]\n"
+        "import litellm\n"
+        "after = [cost_usd(m, 1234, 567, p) for m, p in cases]\n"
+        "assert all(b and abs(a - b) < 1e-12 for a, b in zip(after, before)), (before, after)\n"
+    )
+    _loaded_after(code)

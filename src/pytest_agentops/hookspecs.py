@@ -25,7 +25,9 @@ def pytest_agentops_redact(
     Called with ``interaction`` for each HTTP interaction saved in a cassette (a dict
     ``{"request": {"method", "uri", "headers", "body"}, "response": {"status", "headers",
     "body": {"string"}}}``, bodies as text, headers as ``{name: [values]}``), after the
-    built-in redaction (credential headers dropped, API keys replaced with ``<REDACTED>``).
+    built-in redaction (credential headers dropped, API keys replaced with ``<REDACTED>``);
+    ``trajectory`` is None then.  Called with ``trajectory`` (and ``interaction`` None) for a
+    test's trajectory before it goes into the JSON report, before the built-in redaction.
     Implementations may accept only the arguments they need.
     """
 

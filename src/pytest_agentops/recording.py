@@ -362,9 +362,9 @@ class Recorder:
         """
         message = {"role": "assistant", "content": output} if isinstance(output, str) else output
         if cost_usd is None and (input_tokens or output_tokens):
-            from .litellm_capture import cost_from_price_table
+            from .prices import cost_usd as price
 
-            cost_usd = cost_from_price_table(model, input_tokens, output_tokens)
+            cost_usd = price(model, input_tokens, output_tokens, provider)
         fields = {
             "model": model,
             "provider": provider,
@@ -537,16 +537,14 @@ def _conversation(messages: Any) -> list[tuple[str, str, tuple[str, ...]]]:
 def _http_cost(fields: dict[str, Any]) -> float | None:
     if not (fields.get("input_tokens") or fields.get("output_tokens")):
         return None
-    from .litellm_capture import cost_from_price_table
+    from .prices import cost_usd
 
-    model = str(fields.get("model") or "")
-    provider = fields.get("provider")
-    cost = cost_from_price_table(model, fields["input_tokens"], fields["output_tokens"])
-    if cost is None and provider and "/" not in model:
-        cost = cost_from_price_table(
-            f"{provider}/{model}", fields["input_tokens"], fields["output_tokens"]
-        )
-    return cost
+    return cost_usd(
+        str(fields.get("model") or ""),
+        fields["input_tokens"],
+        fields["output_tokens"],
+        fields.get("provider"),
+    )
 
 
 def _link_tool_calls(steps: list[Step]) -> None:

@@ -65,6 +65,7 @@ class AgentopsSession:
         self.config = config
         self.settings = settings
         self.entries: dict[str, dict[str, Any]] = {}
+        self._redactor: Any = None
 
     @property
     def is_worker(self) -> bool:
@@ -84,11 +85,17 @@ class AgentopsSession:
         trajectory = item.stash.get(TRAJECTORY_KEY, None)
         if trajectory is None or not self.settings.enabled:
             return
+        # Reports are files: secrets out first (the user's hook, then the built-in redaction).
+        self.config.hook.pytest_agentops_redact(interaction=None, trajectory=trajectory, item=item)
+        if self._redactor is None:
+            from .redact import Redactor
+
+            self._redactor = Redactor()
         self.entries[item.nodeid] = {
             "nodeid": item.nodeid,
             "outcome": overall_outcome(phases),
             "trial": None,
-            "trajectory": trajectory.to_jsonable(),
+            "trajectory": self._redactor.value(trajectory.to_jsonable()),
             "totals": trajectory.totals().model_dump(),
             "violations": _violations(item),
             "verdicts": [],
