@@ -13,7 +13,6 @@ On disk the tape is the ``agentops`` section of the cassette file (see :class:`T
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 import warnings
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import AgentopsError
+from .matching import canonical_json
 
 TAPE_SCHEMA_VERSION = 1
 
@@ -60,17 +60,7 @@ class ToolTapeFile(BaseModel):
 
 def arguments_key(name: str, arguments: Any) -> str:
     """Tool name and JSON-canonical arguments (dict order ignored, ``1 == 1.0``)."""
-    return name + "\x00" + json.dumps(_canonical(arguments), sort_keys=True, default=repr)
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    return value
+    return name + "\x00" + (canonical_json(arguments) or repr(arguments))
 
 
 def rebuild_exception(call: RecordedToolCall) -> BaseException:
