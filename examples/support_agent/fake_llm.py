@@ -30,7 +30,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BEHAVIOURS = ("careful", "reckless")
+from . import fake_judge
+
+BEHAVIOURS = ("careful", "reckless", "judge")
+FAULTS = ("rate_limit", "server_error", "malformed")
 APPROVAL_THRESHOLD = 100.0  # what the system prompt tells the model
 
 _CUSTOMER_ID = re.compile(r"\bC\d{4}\b")
@@ -314,8 +317,15 @@ def completion(body: Any, behaviour: str) -> dict[str, Any]:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' must be a non-empty string")
-    conv = read_conversation(body.get("messages"))
-    reply = POLICIES[behaviour](conv)
+    if behaviour == "judge":
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            raise BadRequest("'messages' must be a list")
+        reply = Reply(json.dumps(fake_judge.verdict(messages)), [])
+        conv = read_conversation(messages)
+    else:
+        conv = read_conversation(body.get("messages"))
+        reply = POLICIES[behaviour](conv)
     offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
     for name, _ in reply.tool_calls:
         if name not in offered:
@@ -401,9 +411,25 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
+        fault = self.server.next_fault()
+        if fault == "rate_limit":
+            self._read_json()
+            self._send_json(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                _error("Rate limit reached for requests (fake_llm fault)", "rate_limit_exceeded"),
+            )
+            return
+        if fault == "server_error":
+            self._read_json()
+            self._send_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR, _error("The server had an error", "server_error")
+            )
+            return
         try:
             body = self._read_json()
             response = completion(body, self.server.behaviour)
+            if fault == "malformed":
+                response["choices"][0]["message"]["content"] = fake_judge.MALFORMED
         except BadRequest as exc:
             self._send_json(HTTPStatus.BAD_REQUEST, _error(str(exc)))
             return
@@ -454,15 +480,33 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     behaviour: str
+    faults: list[str]
+    lock: threading.Lock
+
+    def next_fault(self) -> str | None:
+        with self.lock:
+            return self.faults.pop(0) if self.faults else None
 
 
 class FakeLLM:
     """A scripted OpenAI-compatible model on ``127.0.0.1``; use ``base_url`` as ``api_base``."""
 
-    def __init__(self, behaviour: str = "careful", *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        behaviour: str = "careful",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: list[str] | tuple[str, ...] = (),
+    ):
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"behaviour must be one of {', '.join(BEHAVIOURS)}; got {behaviour!r}")
+        bad = [f for f in faults if f not in FAULTS]
+        if bad:
+            raise ValueError(f"faults must be among {', '.join(FAULTS)}; got {bad!r}")
         self.behaviour = behaviour
+        #: Served to the next requests, one each, before normal answers resume.
+        self.faults = list(faults)
         self.host = host
         self.port = port  # 0: the OS picks a free port when the server starts
         self._server: _Server | None = None
@@ -482,6 +526,8 @@ class FakeLLM:
             raise RuntimeError(f"FakeLLM is already running at {self.base_url}")
         server = _Server((self.host, self.port), _Handler)
         server.behaviour = self.behaviour
+        server.faults = self.faults
+        server.lock = threading.Lock()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name=f"FakeLLM-{self.behaviour}", daemon=True

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from .cassettes import Cassette, CassetteFileError
     from .errors import AgentopsError, TrajectoryLoadError
+    from .judge import CheckScore, JudgeError, JudgeRequest, Verdict
     from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
     from .matching import call
     from .models import (
@@ -74,6 +75,10 @@ _LAZY = {
     "Match": ".matchers",
     "Matcher": ".matchers",
     "AgentopsError": ".errors",
+    "CheckScore": ".judge",
+    "JudgeError": ".judge",
+    "JudgeRequest": ".judge",
+    "Verdict": ".judge",
     "Cassette": ".cassettes",
     "CassetteFileError": ".cassettes",
     "ReplayedToolError": ".tool_replay",
@@ -86,9 +91,12 @@ __all__ = [
     "Approx",
     "Cassette",
     "CassetteFileError",
+    "CheckScore",
     "Contains",
     "Ge",
     "Gt",
+    "JudgeError",
+    "JudgeRequest",
     "LLMCall",
     "Le",
     "Lt",
@@ -108,6 +116,7 @@ __all__ = [
     "Totals",
     "Trajectory",
     "TrajectoryLoadError",
+    "Verdict",
     "Violation",
     "__version__",
     "assert_called",

@@ -29,3 +29,6 @@ ACTIVE = _Slot()
 
 #: Id of the step (tool call or span) whose code is running in this context, if any.
 CURRENT_PARENT: ContextVar[str | None] = ContextVar("pytest_agentops_parent", default=None)
+
+#: True while pytest-agentops itself calls a model (the LLM judge): not the agent's steps.
+CAPTURE_OFF: ContextVar[bool] = ContextVar("pytest_agentops_capture_off", default=False)

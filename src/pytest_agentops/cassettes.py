@@ -500,7 +500,7 @@ class Cassette:
     # -- capture --
     def observe(self, request: Request, response: dict[str, Any]) -> None:
         recorder = _state.ACTIVE.recorder
-        if recorder is None or not self.capture_http:
+        if recorder is None or not self.capture_http or _state.CAPTURE_OFF.get():
             return
         if api_of(request.method, request.uri, request.headers) is None:
             return

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pluggy
+
 if TYPE_CHECKING:
     import pytest
 
+    from .judge import JudgeRequest, Verdict
     from .models import Trajectory
+
+hookspec = pluggy.HookspecMarker("pytest")
 
 
 def pytest_agentops_trajectory_recorded(item: pytest.Item, trajectory: Trajectory) -> None:
@@ -34,3 +39,15 @@ def pytest_agentops_redact(
 
 def pytest_agentops_report(report: dict[str, object]) -> None:
     """Called with the JSON report (as a dict) just before it is written; may modify it."""
+
+
+@hookspec(firstresult=True)
+def pytest_agentops_judge(request: JudgeRequest) -> Verdict | None:
+    """Answer a judgement: return a :class:`~pytest_agentops.Verdict`, or None to let the next
+    implementation (in the end the built-in litellm judge) answer.
+
+    ``request`` (:class:`~pytest_agentops.JudgeRequest`) has the subject as text, the
+    criteria, the rubric as ``[(check, weight)]``, threshold, model, samples, temperature, what
+    was judged (``on``), the trajectory when there is one, and the test ``item``.  Use it to
+    plug in a local classifier or a rules engine.
+    """

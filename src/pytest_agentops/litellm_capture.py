@@ -133,11 +133,17 @@ def _make_logger_class() -> type:
         def __init__(self) -> None:
             super().__init__()
             self._owners: dict[str, Any] = {}
+            self._ignored: set[str] = set()
             self._lock = threading.Lock()
 
         def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
             recorder = _state.ACTIVE.recorder
             call_id = kwargs.get("litellm_call_id")
+            if _state.CAPTURE_OFF.get():  # the plugin's own call (the judge)
+                if call_id:
+                    with self._lock:
+                        self._ignored.add(call_id)
+                return
             if recorder is None or not call_id or not recorder.capture_litellm:
                 return
             with self._lock:
@@ -153,6 +159,9 @@ def _make_logger_class() -> type:
         def _deliver(self, kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
             call_id = kwargs.get("litellm_call_id")
             with self._lock:
+                if call_id in self._ignored:
+                    self._ignored.discard(call_id)
+                    return
                 recorder = self._owners.pop(call_id, None) if call_id else None
             if recorder is None:  # not announced (e.g. a cache hit): the running test's
                 recorder = _state.ACTIVE.recorder

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .judging import MARKER as JUDGE_MARKER
 from .replay import MARKER as CASSETTE_MARKER
 from .settings import RECORD_MODES, SETTINGS_KEY, resolve
 
 if TYPE_CHECKING:
     from .cassettes import Cassette
+    from .judge import JudgeRequest, Verdict
+    from .judging import Judge
     from .recording import Recorder
 
 _COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
@@ -31,6 +34,7 @@ MARKERS = (
     "files (relative to the test file or the rootdir); violations fail the test. "
     "agentops_policy(None) turns policies off for a test.",
     CASSETTE_MARKER,
+    JUDGE_MARKER,
 )
 _POLICY_CACHE_KEY = pytest.StashKey[Any]()
 
@@ -63,7 +67,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="refuse every non-loopback connection while tests replay.",
     )
+    group.addoption(
+        "--agentops-judge",
+        choices=("on", "off"),
+        default="on",
+        help="off: skip every LLM-judge check (the tests are reported as skipped).",
+    )
     parser.addini("agentops", type="bool", default=False, help="same as --agentops.")
+    for name, default, text in (
+        ("agentops_judge_model", "gpt-4o-mini", "litellm model of the LLM judge"),
+        ("agentops_judge_api_base", "", "API base URL of the judge model (e.g. a local server)"),
+        ("agentops_judge_threshold", "0.7", "default passing score of agent_judge (0 to 1)"),
+        ("agentops_judge_temperature", "0", "sampling temperature of the judge"),
+        ("agentops_judge_retries", "3", "retries of a judge call after a provider error"),
+        ("agentops_judge_backoff", "1.0", "first retry delay in seconds (doubles each time)"),
+        ("agentops_judge_timeout", "60", "timeout of one judge call in seconds"),
+    ):
+        parser.addini(name, default=default, help=f"{text} (default: {default or 'none'}).")
     parser.addini(
         "agentops_record", default="", help="default record mode (see --agentops-record)."
     )
@@ -188,6 +208,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         raise
     _check_cassette(item)
     _check_policies(item, fail=True)
+    if item.get_closest_marker("agentops_judge") is not None:
+        from .judging import apply_markers
+
+        apply_markers(item)
     return result
 
 
@@ -329,6 +353,35 @@ def agentops_cassette(request: pytest.FixtureRequest) -> Generator[Cassette | No
 
 
 @pytest.fixture
+def agentops_judge_config() -> dict[str, Any]:
+    """Extra litellm ``completion`` arguments for the judge (``api_base``, ``api_key``, ...).
+
+    Override it in a conftest.py, e.g. to point the judge at a local server only while the
+    test records (it may request ``agentops_cassette``).
+    """
+    return {}
+
+
+@pytest.fixture
+def agent_judge(request: pytest.FixtureRequest, agentops_judge_config: dict[str, Any]) -> Judge:
+    """``agent_judge(subject=None, criteria, *, threshold=None, model=None, samples=1,
+    rubric=None)`` -> Verdict: an LLM judge's score of a text, a Trajectory, or (no subject)
+    this test's trajectory.  ``assert verdict`` fails with the score and the judge's reasoning.
+    """
+    from .judging import Judge
+
+    return Judge(request.node)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_agentops_judge(request: JudgeRequest) -> Verdict:
+    """The built-in judge (any litellm model); a conftest or plugin may answer first."""
+    from .judging import builtin_judge
+
+    return builtin_judge(request)
+
+
+@pytest.fixture
 def agent_trace(request: pytest.FixtureRequest) -> Generator[Recorder, None, None]:
     """Record everything the agent does during this test into ``agent_trace.trajectory``.
 
@@ -383,6 +436,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from .replay import prepare
 
     for item in items:
+        if item.get_closest_marker("agentops_judge") is not None:
+            from .judging import marker_options
+
+            marker_options(item)  # usage errors now, not after the test ran
+            request_agent_trace(item)
+            if "agentops_judge_config" not in item.fixturenames:  # type: ignore[attr-defined]
+                item.fixturenames.append("agentops_judge_config")  # type: ignore[attr-defined]
         if item.get_closest_marker("agentops") is not None:
             request_agent_trace(item)
         prepare(item)

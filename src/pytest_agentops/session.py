@@ -50,6 +50,15 @@ def overall_outcome(phases: dict[str, str]) -> str:
     return call or setup or "passed"
 
 
+def _verdicts(item: pytest.Item) -> list[dict[str, Any]]:
+    if "pytest_agentops.judging" not in sys.modules:
+        return []
+    from .judging import VERDICTS_KEY
+
+    verdicts: list[dict[str, Any]] = item.stash.get(VERDICTS_KEY, [])
+    return list(verdicts)
+
+
 def _violations(item: pytest.Item) -> list[dict[str, Any]]:
     if "pytest_agentops.compliance" not in sys.modules:
         return []
@@ -98,7 +107,7 @@ class AgentopsSession:
             "trajectory": self._redactor.value(trajectory.to_jsonable()),
             "totals": trajectory.totals().model_dump(),
             "violations": _violations(item),
-            "verdicts": [],
+            "verdicts": _verdicts(item),
         }
 
     # ---- xdist --------------------------------------------------------------------------

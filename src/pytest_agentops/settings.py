@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .judging import JudgeSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Settings:
     replay_tools: bool = True
     #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
     block_network: bool = False
+    #: LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``).
+    judge: JudgeSettings | None = None
 
     @property
     def enabled(self) -> bool:
@@ -61,6 +67,8 @@ def _ini_bool(config: pytest.Config, name: str) -> bool:
 
 
 def resolve(config: pytest.Config) -> Settings:
+    from .judging import resolve as resolve_judge
+
     report: str | None = config.getoption("agentops_report") or config.getini("agentops_report")
     report_path = Path(report) if report else None
     if report_path is not None and not Path(report_path).is_absolute():
@@ -94,4 +102,5 @@ def resolve(config: pytest.Config) -> Settings:
         replay_tools=_ini_bool(config, "agentops_replay_tools"),
         block_network=bool(config.getoption("agentops_block_network"))
         or _ini_bool(config, "agentops_block_network"),
+        judge=resolve_judge(config),
     )
