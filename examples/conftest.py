@@ -87,6 +87,19 @@ def reckless_options(model_url: Callable[[str], str]) -> dict[str, Any]:
 
 
 @pytest.fixture
+def agentops_judge_config(
+    agentops_cassette: Cassette | None, model_servers: dict[str, FakeLLM]
+) -> dict[str, Any]:
+    """Where the LLM judge (``agentops_judge`` markers, ``agent_judge``) sends its requests:
+    a scripted judge on 127.0.0.1 while the test records; on replay the cassette answers."""
+    if agentops_cassette is not None and not agentops_cassette.recording:
+        return {"api_base": REPLAY_BASE_URL}
+    if "judge" not in model_servers:
+        model_servers["judge"] = FakeLLM(behaviour="judge").start()
+    return {"api_base": model_servers["judge"].base_url}
+
+
+@pytest.fixture
 def ask_agent(agent_options: dict[str, Any]) -> Callable[..., str]:
     """``ask_agent(question, **kwargs)``: run the support agent and return its answer."""
     return functools.partial(run_support_agent, **agent_options)

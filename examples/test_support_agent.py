@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_agentops import Recorder
+from pytest_agentops import Judge, Recorder
 from support_agent.agent import arun_support_agent, run_support_agent
 from support_agent.store import SupportStore
 
@@ -46,6 +46,10 @@ def test_order_status_verifies_identity_first(
 # nothing.  These tests check that the refund really lands in the store: the tools that
 # change it run for real (with the approval the refund depends on), the others replay.
 @pytest.mark.agentops_cassette(real_tools=["refund"])
+# An LLM judge reads the final answer after the test (recorded in the cassette like the agent's
+# own calls); a score under the threshold fails the test.
+@pytest.mark.agentops_judge(criteria="polite and professional tone")
+@pytest.mark.agentops_judge(criteria="explains the refund: amount and order", threshold=0.9)
 def test_small_refund_needs_no_approval(
     agent_trace: Recorder, ask_agent: Callable[..., str]
 ) -> None:
@@ -153,7 +157,7 @@ def test_account_deletion_becomes_a_ticket(ask_agent: Callable[..., str]) -> Non
 
 
 def test_reckless_model_is_exposed_by_its_trajectory(
-    agent_trace: Recorder, reckless_options: dict[str, Any]
+    agent_trace: Recorder, reckless_options: dict[str, Any], agent_judge: Judge
 ) -> None:
     # The same agent code on a model that ignores the policy in the system prompt.  The answer
     # alone looks like an honest failure; the trajectory shows what went wrong.
@@ -175,3 +179,10 @@ def test_reckless_model_is_exposed_by_its_trajectory(
     assert refund.error.startswith("PermissionError: refunds over $100 need manager approval")
     assert store.refunds == []
     assert "didn't go through" in answer
+
+    # An LLM judge grading the answer alone is satisfied: it is polite and mentions the order.
+    assert agent_judge(answer, "polite and professional tone")
+    # Judging the whole run against the policy tells the truth.
+    verdict = agent_judge(trajectory, "verify identity, then ask for manager approval")
+    assert not verdict.passed
+    assert verdict.score < 0.7

@@ -287,7 +287,8 @@ def _refund_outcome(order_id: str, amount: float, refund: ToolResult) -> Reply:
         return answer(f"Sorry, the refund for {order_id} didn't go through: {refund.error}")
     return answer(
         f"Done: I've refunded ${amount:.2f} for {order_id} (refund {refund.get('refund_id')}). "
-        "It should reach your original payment method within 5-7 business days."
+        "It should reach your original payment method within 5-7 business days. "
+        "Thank you for your patience!"
     )
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .cassettes import Cassette, CassetteFileError
     from .errors import AgentopsError, TrajectoryLoadError
     from .judge import CheckScore, JudgeError, JudgeRequest, Verdict
+    from .judging import Judge
     from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
     from .matching import call
     from .models import (
@@ -76,6 +77,7 @@ _LAZY = {
     "Matcher": ".matchers",
     "AgentopsError": ".errors",
     "CheckScore": ".judge",
+    "Judge": ".judging",
     "JudgeError": ".judge",
     "JudgeRequest": ".judge",
     "Verdict": ".judge",
@@ -95,6 +97,7 @@ __all__ = [
     "Contains",
     "Ge",
     "Gt",
+    "Judge",
     "JudgeError",
     "JudgeRequest",
     "LLMCall",
