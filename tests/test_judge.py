@@ -184,6 +184,20 @@ def test_polite(agent_judge):
     )
 
 
+def test_timeouts_are_retried(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makepyfile(
+        test_verdicts=f"""
+def test_polite(agent_judge):
+    assert agent_judge({POLITE!r}, "polite tone")
+"""
+    )
+    monkeypatch.setenv("JUDGE_FAULTS", "slow")
+    project.runpytest("--agentops-record=once", "-o", "agentops_judge_timeout=0.5").assert_outcomes(
+        passed=1
+    )
+    project.runpytest().assert_outcomes(passed=1)
+
+
 def test_judge_off_skips_explicitly(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_verdicts="""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +34,8 @@ from typing import Any
 from . import fake_judge
 
 BEHAVIOURS = ("careful", "reckless", "judge")
-FAULTS = ("rate_limit", "server_error", "malformed")
+FAULTS = ("rate_limit", "server_error", "malformed", "slow")
+SLOW_S = 2.0  # how long a "slow" fault stalls before answering
 APPROVAL_THRESHOLD = 100.0  # what the system prompt tells the model
 
 _CUSTOMER_ID = re.compile(r"\bC\d{4}\b")
@@ -420,6 +422,8 @@ class _Handler(BaseHTTPRequestHandler):
                 _error("Rate limit reached for requests (fake_llm fault)", "rate_limit_exceeded"),
             )
             return
+        if fault == "slow":  # a stalled provider: the client's timeout should fire first
+            time.sleep(SLOW_S)
         if fault == "server_error":
             self._read_json()
             self._send_json(
@@ -483,6 +487,11 @@ class _Server(ThreadingHTTPServer):
     behaviour: str
     faults: list[str]
     lock: threading.Lock
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timed out) is not an error worth a traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def next_fault(self) -> str | None:
         with self.lock:
