@@ -369,3 +369,25 @@ def test_recording(agent_trace):
 """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_response_format_is_the_reply_models_schema_in_strict_form() -> None:
+    from pytest_agentops.judge import JudgeReply, parse_reply, response_format
+
+    schema = response_format()["json_schema"]["schema"]
+    assert set(schema["properties"]) == set(JudgeReply.model_fields)
+    assert schema["required"] == list(JudgeReply.model_fields)
+    assert schema["additionalProperties"] is False
+    item = schema["properties"]["checks"]["items"]
+    assert item["required"] == ["index", "score", "reasoning"]
+    assert "$defs" not in json.dumps(schema)
+    assert "$ref" not in json.dumps(schema)
+    # the strict parser enforces what the schema cannot say
+    with pytest.raises(ValueError, match="score"):
+        parse_reply('{"reasoning": "x", "score": 7, "checks": []}', [])
+    with pytest.raises(ValueError, match="each of the 2 numbered checks"):
+        parse_reply(
+            '{"reasoning": "x", "score": 1, "checks": [{"index": 1, "score": 1}]}',
+            [("a", 1.0), ("b", 1.0)],
+        )
+    assert parse_reply('```json\n{"reasoning": "ok", "score": 0.5}\n```', []).score == 0.5

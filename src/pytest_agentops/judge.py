@@ -270,32 +270,35 @@ class JudgeReply(BaseModel):
     checks: list[_CheckReply] = Field(default_factory=list)
 
 
+def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the form strict structured output wants: references
+    inlined, every property required, no additional properties, nothing but structure."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, list):
+            return [fix(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return fix(defs[node["$ref"].rsplit("/", 1)[-1]])
+        # range keywords are not accepted by every provider's strict mode; the parser checks them
+        dropped = ("title", "default", "description", "minimum", "maximum")
+        out = {k: fix(v) for k, v in node.items() if k not in dropped}
+        if out.get("type") == "object" and "properties" in out:
+            out["required"] = list(out["properties"])
+            out["additionalProperties"] = False
+        return out
+
+    return dict(fix(schema))
+
+
 def response_format() -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "properties": {
-            "reasoning": {"type": "string"},
-            "score": {"type": "number"},
-            "checks": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "index": {"type": "integer"},
-                        "score": {"type": "number"},
-                        "reasoning": {"type": "string"},
-                    },
-                    "required": ["index", "score", "reasoning"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "required": ["reasoning", "score", "checks"],
-        "additionalProperties": False,
-    }
+    """``response_format`` for litellm: the JSON schema of :class:`JudgeReply`, strict."""
     return {
         "type": "json_schema",
-        "json_schema": {"name": "verdict", "schema": schema, "strict": True},
+        "json_schema": {"name": "verdict", "schema": strict_schema(JudgeReply), "strict": True},
     }
 
 
