@@ -104,3 +104,48 @@ def test_recorders_nest() -> None:
     outer.stop()
     assert [c.arguments["i"] for c in outer.trajectory.tool_calls] == [1, 3]
     assert [c.arguments["i"] for c in inner.trajectory.tool_calls] == [2]
+
+
+def _wire(recorder: Recorder, content: str, response_id: str | None, tokens: int = 10) -> None:
+    recorder._http_llm_call(
+        {
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "input_messages": [{"role": "user", "content": content}],
+            "output_message": {"role": "assistant", "content": f"re: {content}"},
+            "input_tokens": tokens,
+            "output_tokens": 2,
+            "response_id": response_id,
+        },
+        0.0,
+        5.0,
+    )
+
+
+def test_calls_seen_by_litellm_and_on_the_wire_are_kept_once() -> None:
+    recorder = Recorder()
+    messages = [{"role": "user", "content": "a"}]
+    recorder._llm_started("id-a", {"model": "gpt-4o-mini", "input_messages": messages}, False)
+    recorder._llm_finished(
+        "id-a", {"output_message": {"role": "assistant", "content": "x"}, "response_id": "r1"}
+    )
+    _wire(recorder, "a", "r1")  # the same call, seen on the wire: dropped
+    _wire(recorder, "b", "r2")  # a raw SDK call: kept, priced from the table
+    steps = recorder.trajectory.llm_calls
+    assert [s.response_id for s in steps] == ["r1", "r2"]
+    assert steps[0].output_text == "x"  # litellm's copy wins
+    assert steps[1].cost_usd is not None
+    assert steps[1].cost_usd > 0
+
+
+def test_a_litellm_call_whose_completion_was_lost_is_filled_from_the_wire() -> None:
+    recorder = Recorder()
+    messages = [{"role": "user", "content": "a", "extra": None}]
+    recorder._llm_started("id-a", {"model": "gpt-4o-mini", "input_messages": messages}, True)
+    _wire(recorder, "a", "r1", tokens=33)
+    recorder._abandon_pending("litellm did not report how this call ended: lost")
+    (step,) = recorder.trajectory.llm_calls
+    assert step.ok
+    assert step.output_text == "re: a"
+    assert step.input_tokens == 33
+    assert step.response_id == "r1"
