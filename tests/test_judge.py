@@ -37,6 +37,10 @@ filterwarnings =
 
 POLITE = "Happy to help! Your refund of $20.00 for ORD-1001 has been issued. Thank you!"
 RUDE = "Whatever. ORD-1001 is not my problem."
+JUDGE_POLITE = f"""
+def test_polite(agent_judge):
+    assert agent_judge({POLITE!r}, "polite tone")
+"""
 
 
 @pytest.fixture
@@ -140,12 +144,7 @@ def test_whole_run(agent_trace):
 def test_malformed_replies_are_repaired_once_then_fail_clearly(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project.makepyfile(
-        test_verdicts=f"""
-def test_polite(agent_judge):
-    assert agent_judge({POLITE!r}, "polite tone")
-"""
-    )
+    project.makepyfile(test_verdicts=JUDGE_POLITE)
     monkeypatch.setenv("JUDGE_FAULTS", "malformed")
     project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)  # both calls replayed
@@ -164,12 +163,7 @@ def test_polite(agent_judge):
 def test_provider_errors_are_retried_then_fail_with_the_providers_message(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project.makepyfile(
-        test_verdicts=f"""
-def test_polite(agent_judge):
-    assert agent_judge({POLITE!r}, "polite tone")
-"""
-    )
+    project.makepyfile(test_verdicts=JUDGE_POLITE)
     monkeypatch.setenv("JUDGE_FAULTS", "rate_limit,server_error")
     project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)  # the 429 and the 500 replay too
@@ -185,12 +179,7 @@ def test_polite(agent_judge):
 
 
 def test_timeouts_are_retried(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    project.makepyfile(
-        test_verdicts=f"""
-def test_polite(agent_judge):
-    assert agent_judge({POLITE!r}, "polite tone")
-"""
-    )
+    project.makepyfile(test_verdicts=JUDGE_POLITE)
     monkeypatch.setenv("JUDGE_FAULTS", "slow")
     project.runpytest("--agentops-record=once", "-o", "agentops_judge_timeout=0.5").assert_outcomes(
         passed=1

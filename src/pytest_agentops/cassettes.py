@@ -49,6 +49,7 @@ from . import _state
 from ._io import atomic_write_text
 from .errors import AgentopsError
 from .http_capture import api_of, llm_step_fields
+from .network import is_loopback_host
 from .redact import PLACEHOLDER, SECRET_PARAMS, Redactor
 from .tool_replay import RecordedToolCall, ToolTape, ToolTapeFile
 
@@ -66,18 +67,12 @@ VOLATILE_BODY_KEYS = frozenset(
         "litellm_session_id",
     }
 )
-_LOOPBACK = ("localhost", "::1", "[::1]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CASSETTE_VERSION = 1
 
 
 class CassetteFileError(AgentopsError, ValueError):
     """A cassette file exists but cannot be used: names the file, the problem and the fix."""
-
-
-def is_loopback(host: str) -> bool:
-    host = host.lower().strip("[]")
-    return host in _LOOPBACK or host == "::1" or host.startswith("127.")
 
 
 # ---- matching ------------------------------------------------------------------------------
@@ -128,7 +123,7 @@ def request_key(request: Request, redactor: Redactor | None = None) -> RequestKe
         port = parts.port
     except ValueError:
         port = None
-    if port and not is_loopback(host) and port != _DEFAULT_PORTS.get(parts.scheme):
+    if port and not is_loopback_host(host) and port != _DEFAULT_PORTS.get(parts.scheme):
         host = f"{host}:{port}"
     query = sorted(
         (k, PLACEHOLDER if k.lower() in SECRET_PARAMS else v)
@@ -161,7 +156,7 @@ def describe_request(request: Request) -> str:
     """``POST http://host/v1/chat/completions (model gpt-4o-mini, 3 messages, digest ab12cd34)``."""
     parts = urlsplit(request.uri)
     host = parts.hostname or ""
-    if parts.port and not is_loopback(host):
+    if parts.port and not is_loopback_host(host):
         host = f"{host}:{parts.port}"
     where = f"{request.method.upper()} {parts.scheme}://{host}{parts.path}"
     data = semantic_body(request.body)
@@ -352,8 +347,8 @@ class AgentCassette(VcrCassette):  # type: ignore[misc]
             self._loading = False
 
     def _responses(self, request: Request) -> Any:
-        key = request_key(request, self._owner.redactor)
         redactor = self._owner.redactor
+        key = request_key(request, redactor)
         for index, (stored, response) in enumerate(self.data):
             if request_key(stored, redactor) == key:
                 yield index, response
@@ -560,9 +555,11 @@ class Cassette:
             else:
                 lines.append(f"The cassette has no request to {request.method} that URL.")
         lines.append(self._record_hint())
-        return self._failure("\n".join(lines))
+        return self.fail("\n".join(lines))
 
-    def _failure(self, message: str) -> BaseException:
+    def fail(self, message: str) -> BaseException:
+        """Record a miss (a request, a tool call, a blocked connection) and return the
+        exception that fails the test where it happened."""
         self.misses.append(message)
         recorder = _state.ACTIVE.recorder
         if recorder is not None:  # litellm will never report how the call ended
@@ -613,7 +610,7 @@ class Cassette:
             "or let this tool run for real: @tool(replay=False), or "
             f"@pytest.mark.agentops_cassette(real_tools=[{name!r}])."
         )
-        return self._failure("\n".join(lines))
+        return self.fail("\n".join(lines))
 
 
 def _args_text(arguments: dict[str, Any]) -> str:

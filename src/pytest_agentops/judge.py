@@ -388,11 +388,9 @@ class _Usage:
 def _is_loopback(url: str | None) -> bool:
     from urllib.parse import urlsplit
 
-    if not url:
-        return False
     from .network import is_loopback_host
 
-    return is_loopback_host(urlsplit(url).hostname or "")
+    return bool(url) and is_loopback_host(urlsplit(url).hostname or "")
 
 
 def _credentials(request: JudgeRequest) -> dict[str, Any]:
@@ -503,9 +501,8 @@ def litellm_judge(request: JudgeRequest) -> Verdict:
     import litellm
 
     extra = _credentials(request)
-    provider_model = request.model
     try:
-        if litellm.supports_response_schema(model=provider_model):
+        if litellm.supports_response_schema(model=request.model):
             extra["response_format"] = response_format()
     except Exception:
         pass

@@ -82,11 +82,8 @@ def _recorded_trajectory(item: pytest.Item) -> Trajectory | None:
 
 
 def _judge_config(item: pytest.Item) -> dict[str, Any]:
-    funcargs = getattr(item, "funcargs", {})
-    config = funcargs.get("agentops_judge_config")
-    if config is None:
-        request = getattr(item, "_request", None)
-        config = request.getfixturevalue("agentops_judge_config") if request is not None else {}
+    # agent_judge depends on the fixture, and judge markers add it at collection
+    config = getattr(item, "funcargs", {}).get("agentops_judge_config", {})
     if not isinstance(config, dict):
         raise TypeError(f"the agentops_judge_config fixture must return a dict, got {config!r}")
     return dict(config)
@@ -175,7 +172,10 @@ def judge(
     )
     verdict = item.config.hook.pytest_agentops_judge(request=request)
     if not isinstance(verdict, Verdict):
-        raise JudgeError(f"pytest_agentops_judge returned {type(verdict).__name__}, not a Verdict")
+        raise JudgeError(
+            f"a pytest_agentops_judge implementation returned {type(verdict).__name__}: "
+            "return a pytest_agentops.Verdict, or None to let the built-in judge answer"
+        )
     item.stash.setdefault(VERDICTS_KEY, []).append(verdict.model_dump(mode="json"))
     return verdict
 

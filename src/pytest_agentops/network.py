@@ -9,9 +9,9 @@ Two levels, chosen per test by the plugin:
 
 Blocked LLM hosts fail the test at once with pytest's failure exception (a ``BaseException``,
 so SDK retry loops do not swallow it); other blocked connections raise
-:class:`NetworkBlockedError`, a ``ConnectionRefusedError`` that ordinary code handles, and are
-reported when the test ends.  Standard library only; sockets are patched only while a policy
-other than ``"off"`` is set.
+:class:`NetworkBlockedError`, a ``ConnectionRefusedError`` that ordinary code handles.
+Standard library only; sockets are patched from the first test that needs it until pytest
+exits, and let everything through while the policy is ``"off"``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import AgentopsError
@@ -83,23 +84,25 @@ class _Guard:
         self.policy = "off"
         self.nodeid = ""
         self.fail: Callable[[str], BaseException] | None = None
-        self.blocked: list[str] = []
         self._lock = threading.Lock()
         self._originals: dict[str, Any] = {}
 
     # -- policy --
-    def set(self, policy: str, nodeid: str, fail: Callable[[str], BaseException]) -> None:
+    @contextmanager
+    def applied(
+        self, policy: str, nodeid: str, fail: Callable[[str], BaseException] | None
+    ) -> Iterator[None]:
+        """Apply ``policy`` to the test ``nodeid`` for the block; the previous one after it."""
         with self._lock:
+            previous = (self.policy, self.nodeid, self.fail)
             self.policy, self.nodeid, self.fail = policy, nodeid, fail
-            self.blocked = []
             if policy != "off":
                 self._install()
-
-    def clear(self) -> list[str]:
-        with self._lock:
-            blocked, self.blocked = self.blocked, []
-            self.policy, self.fail = "off", None
-            return blocked
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.policy, self.nodeid, self.fail = previous
 
     # -- patches --
     def _install(self) -> None:
@@ -155,7 +158,6 @@ class _Guard:
                 "live call; record with --agentops-record=once, or route the client through "
                 "httpx/aiohttp/requests."
             )
-            self.blocked.append(message)
             if self.fail is not None:
                 raise self.fail(message)
         if policy == "all":
@@ -163,7 +165,6 @@ class _Guard:
                 f"Network blocked: {self.nodeid} tried to connect to {where} "
                 "(--agentops-block-network allows loopback only)."
             )
-            self.blocked.append(message)
             raise NetworkBlockedError(message)
 
     def check_address(self, sock: socket.socket, address: Any) -> None:

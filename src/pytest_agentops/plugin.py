@@ -183,11 +183,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, object]:
         return (yield)
     from .network import GUARD
 
-    GUARD.set("all", item.nodeid, _fail_exception)
-    try:
+    with GUARD.applied("all", item.nodeid, _fail_exception):
         return (yield)
-    finally:
-        GUARD.clear()
 
 
 def _fail_exception(message: str) -> BaseException:
@@ -296,60 +293,9 @@ def agentops_cassette(request: pytest.FixtureRequest) -> Generator[Cassette | No
 
     Attributes: ``path``, ``mode``, ``recording`` (live calls can happen), ``replaying``.
     """
-    from .replay import CASSETTE_KEY, options_of
+    from .replay import cassette_for
 
-    item = request.node
-    options = options_of(item)
-    if options is None:
-        yield None
-        return
-    from .cassettes import Cassette, CassetteFileError
-    from .network import GUARD
-
-    config = request.config
-    settings = config.stash[SETTINGS_KEY]
-
-    def redact_hook(interaction: dict[str, Any]) -> None:
-        config.hook.pytest_agentops_redact(interaction=interaction, trajectory=None, item=item)
-
-    cassette = Cassette(
-        options.path,
-        options.mode,
-        nodeid=item.nodeid,
-        real_tools=options.real_tools,
-        replay_tools=options.replay_tools,
-        capture_http=settings.capture_http,
-        redact_hook=redact_hook,
-        display_path=options.display_path,
-    )
-    problem = None
-    try:
-        cassette.__enter__()
-    except CassetteFileError as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(problem, pytrace=False)
-    item.stash[CASSETTE_KEY] = cassette
-
-    def fail(message: str) -> BaseException:
-        cassette.misses.append(message)
-        return _fail_exception(message)
-
-    guarded = GUARD.policy
-    if cassette.recording:
-        GUARD.set("off", item.nodeid, fail) if guarded != "off" else None
-    elif guarded == "off":
-        GUARD.set("llm", item.nodeid, fail)
-    else:
-        GUARD.set(guarded, item.nodeid, fail)
-    try:
-        yield cassette
-    finally:
-        if guarded == "off":
-            GUARD.clear()
-        else:
-            GUARD.set(guarded, item.nodeid, _fail_exception)
-        cassette.__exit__(None, None, None)
+    yield from cassette_for(request.node)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,3 +164,51 @@ def options_of(item: pytest.Item) -> CassetteOptions | None:
     if _OPTIONS_KEY in item.stash:
         return item.stash[_OPTIONS_KEY]
     return resolve_options(item, item.config.stash[SETTINGS_KEY])
+
+
+def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
+    """The ``agentops_cassette`` fixture: the test's cassette, active until teardown.
+
+    While it replays, the network guard keeps the test off hosted LLM APIs (or, with
+    ``--agentops-block-network``, off everything but loopback); while it records, the
+    network is open.
+    """
+    options = options_of(item)
+    if options is None:
+        yield None
+        return
+    from .cassettes import Cassette, CassetteFileError
+    from .network import GUARD
+
+    config = item.config
+
+    def redact_hook(interaction: dict[str, Any]) -> None:
+        config.hook.pytest_agentops_redact(interaction=interaction, trajectory=None, item=item)
+
+    cassette = Cassette(
+        options.path,
+        options.mode,
+        nodeid=item.nodeid,
+        real_tools=options.real_tools,
+        replay_tools=options.replay_tools,
+        capture_http=config.stash[SETTINGS_KEY].capture_http,
+        redact_hook=redact_hook,
+        display_path=options.display_path,
+    )
+    problem = None
+    try:
+        cassette.__enter__()
+    except CassetteFileError as exc:
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    item.stash[CASSETTE_KEY] = cassette
+    # recording opens the network; replaying closes LLM hosts, or keeps the stricter "all"
+    # that --agentops-block-network set for the whole test
+    outer = GUARD.policy
+    policy = "off" if cassette.recording else max(outer, "llm", key=("off", "llm", "all").index)
+    try:
+        with GUARD.applied(policy, item.nodeid, cassette.fail):
+            yield cassette
+    finally:
+        cassette.__exit__(None, None, None)
