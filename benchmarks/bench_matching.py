@@ -83,8 +83,8 @@ from typing import Any
 import pydantic
 
 from pytest_agentops import ANY, Lt, Regex, assert_tool_calls, call
-from pytest_agentops.matching import ExpectedCall
-from pytest_agentops.models import LLMCall, RequestedToolCall, Step, ToolCall, Trajectory
+from pytest_agentops.assertions.matching import ExpectedCall
+from pytest_agentops.trajectory.model import LLMCall, RequestedToolCall, Step, ToolCall, Trajectory
 
 SEED = 20240601
 N_EXPECTED = 1_000

@@ -51,8 +51,9 @@ except ImportError:  # Windows
 
 import pytest
 
-from pytest_agentops import _state, tool
-from pytest_agentops.recording import Recorder
+from pytest_agentops import tool
+from pytest_agentops.capture.active import ACTIVE
+from pytest_agentops.capture.recorder import Recorder
 
 N_TESTS = 20
 
@@ -270,7 +271,7 @@ def _best_pair(
 
 def _sanity_check(tf: Callable[..., Any], atf: Callable[..., Awaitable[Any]]) -> None:
     """The decorated functions really record while a Recorder is active (and only then)."""
-    if _state.ACTIVE.recorder is not None:
+    if ACTIVE.recorder is not None:
         raise SystemExit("a Recorder is already active; the no-recorder figures would be wrong")
     tf(1, b=2)  # not recorded: no recorder
     with Recorder() as rec:

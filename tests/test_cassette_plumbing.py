@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_agentops.replay import safe_name
+from pytest_agentops.cassettes.pytest_side import safe_name
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -168,16 +168,16 @@ def test_xdist_writes_each_cassette_once_and_whole(
     pytester.makeconftest(
         """
 import os
-import pytest_agentops.cassettes as cassettes
+import pytest_agentops.cassettes.storage as storage
 
-_write = cassettes.atomic_write_text
+_write = storage.atomic_write_text
 
 def counting(path, text):
     with open(os.environ["WRITE_LOG"], "a") as fh:
         fh.write(f"{os.getpid()} {path}\\n")
     return _write(path, text)
 
-cassettes.atomic_write_text = counting
+storage.atomic_write_text = counting
 """
     )
     pytester.makepyfile(
@@ -344,7 +344,7 @@ def test_block_network_allows_loopback_only(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_net="""
 import socket, pytest
-from pytest_agentops.network import NetworkBlockedError
+from pytest_agentops.errors import NetworkBlockedError
 
 def test_outside():
     with pytest.raises(NetworkBlockedError, match="allows loopback only"):

@@ -400,6 +400,25 @@ def test_corrupt_cassette_is_a_clear_error(project: pytest.Pytester) -> None:
     assert "Traceback" not in result.stdout.str()
 
 
+def test_cassette_of_another_version_is_a_clear_error(project: pytest.Pytester) -> None:
+    project.makepyfile(test_agent=_module("litellm_sync"))
+    project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
+    cassette = _cassette(project)
+    text = cassette.read_text()
+    assert text.startswith("version: 1\n")
+    cassette.write_text(text.replace("version: 1\n", "version: 2\n", 1))
+    result = project.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "cassettes/test_agent/test_call.yaml: field `version`: this file is version 2, "
+            "but this pytest-agentops reads version 1. Upgrade pytest-agentops *, or delete the "
+            "cassette and record it again with --agentops-record=rewrite."
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_redact_hook_runs_before_saving(project: pytest.Pytester) -> None:
     project.makeconftest(
         CONFTEST

@@ -29,6 +29,21 @@ def test_schema_of_one_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["title"] == "Report"
 
 
+def test_report_schema_describes_violations_and_verdicts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["schema", "report"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    entry = schema["$defs"]["TestEntry"]["properties"]
+    assert entry["violations"]["items"] == {"$ref": "#/$defs/Violation"}
+    assert entry["verdicts"]["items"] == {"$ref": "#/$defs/Verdict"}
+    violation = schema["$defs"]["Violation"]["properties"]
+    assert {"rule_id", "kind", "message", "step", "call"} <= set(violation)
+    assert {"score", "passed", "threshold", "reasoning"} <= set(
+        schema["$defs"]["Verdict"]["properties"]
+    )
+
+
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "pytest-agentops"
     out = subprocess.run(

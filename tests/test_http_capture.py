@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_agentops.http_capture import api_of, llm_step_fields, sse_events
+from pytest_agentops.capture.wire import api_of, llm_step_fields, sse_events
 from pytest_agentops.redact import PLACEHOLDER, Redactor, env_secrets, secret_header
 
 

@@ -8,8 +8,8 @@ import litellm
 import pytest
 
 from pytest_agentops import tool
-from pytest_agentops.autocapture import activate
-from pytest_agentops.recording import Recorder
+from pytest_agentops.capture.litellm import activate
+from pytest_agentops.capture.recorder import Recorder
 
 MESSAGES = [{"role": "user", "content": "Where is order 42?"}]
 TOOL_CALLS = [
@@ -164,7 +164,7 @@ def test_calls_outside_a_recording_are_ignored(rec: Recorder) -> None:
 
 
 def _logger():
-    from pytest_agentops import litellm_capture
+    from pytest_agentops.capture import litellm as litellm_capture
 
     litellm_capture.ensure_installed()
     return litellm_capture._logger_instance

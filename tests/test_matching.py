@@ -23,7 +23,7 @@ from pytest_agentops import (
     assert_tool_calls,
     call,
 )
-from pytest_agentops.models import LLMCall, RequestedToolCall, ToolCall, Trajectory
+from pytest_agentops.trajectory.model import LLMCall, RequestedToolCall, ToolCall, Trajectory
 
 
 def traj(*calls: tuple[str, dict[str, Any]] | list[tuple[str, dict[str, Any]]]) -> Trajectory:
@@ -364,7 +364,7 @@ def test_subset_failure_names_the_extra_call() -> None:
 
 
 def test_accepts_the_recorder_fixture_object() -> None:
-    from pytest_agentops.recording import Recorder
+    from pytest_agentops.capture.recorder import Recorder
 
     rec = Recorder()
     rec.tool_call("a", {})
@@ -525,7 +525,7 @@ GROUPED_CALLS = st.lists(
 def test_lean_ordered_check_agrees_with_the_full_matcher(
     calls: list[Any], expected: list[Any], args: str, only_ok: bool
 ) -> None:
-    from pytest_agentops.matching import (
+    from pytest_agentops.assertions.matching import (
         ArgsPolicy,
         actual_calls,
         match_calls,

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_agentops import LLMCall, MessageStep, SpanStep, ToolCall
-from pytest_agentops.recording import Recorder
+from pytest_agentops.capture.fields import llm_fields
+from pytest_agentops.capture.recorder import Recorder
 
 
 def test_manual_api_builds_a_tree() -> None:
@@ -107,16 +108,16 @@ def test_recorders_nest() -> None:
 
 
 def _wire(recorder: Recorder, content: str, response_id: str | None, tokens: int = 10) -> None:
-    recorder._http_llm_call(
-        {
-            "model": "gpt-4o-mini",
-            "provider": "openai",
-            "input_messages": [{"role": "user", "content": content}],
-            "output_message": {"role": "assistant", "content": f"re: {content}"},
-            "input_tokens": tokens,
-            "output_tokens": 2,
-            "response_id": response_id,
-        },
+    recorder.wire_llm_call(
+        llm_fields(
+            model="gpt-4o-mini",
+            provider="openai",
+            input_messages=[{"role": "user", "content": content}],
+            output_message={"role": "assistant", "content": f"re: {content}"},
+            input_tokens=tokens,
+            output_tokens=2,
+            response_id=response_id,
+        ),
         0.0,
         5.0,
     )
@@ -125,9 +126,10 @@ def _wire(recorder: Recorder, content: str, response_id: str | None, tokens: int
 def test_calls_seen_by_litellm_and_on_the_wire_are_kept_once() -> None:
     recorder = Recorder()
     messages = [{"role": "user", "content": "a"}]
-    recorder._llm_started("id-a", {"model": "gpt-4o-mini", "input_messages": messages}, False)
-    recorder._llm_finished(
-        "id-a", {"output_message": {"role": "assistant", "content": "x"}, "response_id": "r1"}
+    recorder.llm_started("id-a", llm_fields(model="gpt-4o-mini", input_messages=messages), False)
+    recorder.llm_finished(
+        "id-a",
+        llm_fields(output_message={"role": "assistant", "content": "x"}, response_id="r1"),
     )
     _wire(recorder, "a", "r1")  # the same call, seen on the wire: dropped
     _wire(recorder, "b", "r2")  # a raw SDK call: kept, priced from the table
@@ -141,9 +143,9 @@ def test_calls_seen_by_litellm_and_on_the_wire_are_kept_once() -> None:
 def test_a_litellm_call_whose_completion_was_lost_is_filled_from_the_wire() -> None:
     recorder = Recorder()
     messages = [{"role": "user", "content": "a", "extra": None}]
-    recorder._llm_started("id-a", {"model": "gpt-4o-mini", "input_messages": messages}, True)
+    recorder.llm_started("id-a", llm_fields(model="gpt-4o-mini", input_messages=messages), True)
     _wire(recorder, "a", "r1", tokens=33)
-    recorder._abandon_pending("litellm did not report how this call ended: lost")
+    recorder.abandon_pending("litellm did not report how this call ended: lost")
     (step,) = recorder.trajectory.llm_calls
     assert step.ok
     assert step.output_text == "re: a"

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pytest_agentops import tool
-from pytest_agentops.recording import Recorder
+from pytest_agentops.capture.recorder import Recorder
 
 
 @tool

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .assertions import (
+    from .assertions.api import (
         assert_called,
         assert_called_before,
         assert_not_called,
@@ -20,13 +20,37 @@ if TYPE_CHECKING:
         assert_tool_calls,
         assert_within,
     )
-    from .cassettes import Cassette, CassetteFileError
-    from .errors import AgentopsError, TrajectoryLoadError
-    from .judge import CheckScore, JudgeError, JudgeRequest, Verdict
-    from .judging import Judge
-    from .matchers import ANY, Approx, Contains, Ge, Gt, Le, Lt, Match, Matcher, OneOf, Regex
-    from .matching import call
-    from .models import (
+    from .assertions.matchers import (
+        ANY,
+        Approx,
+        Contains,
+        Ge,
+        Gt,
+        Le,
+        Lt,
+        Match,
+        Matcher,
+        OneOf,
+        Regex,
+    )
+    from .assertions.matching import call
+    from .capture.recorder import Recorder
+    from .capture.tool import tool
+    from .cassettes.cassette import Cassette
+    from .errors import (
+        AgentopsError,
+        CassetteFileError,
+        JudgeError,
+        PolicyError,
+        ReplayedToolError,
+        TrajectoryLoadError,
+    )
+    from .judge.pytest_side import Judge
+    from .judge.verdict import CheckScore, JudgeRequest, Verdict
+    from .policy.loading import load_policy
+    from .policy.rules import Policy
+    from .policy.violations import Violation
+    from .trajectory.model import (
         LLMCall,
         MessageStep,
         RequestedToolCall,
@@ -36,55 +60,52 @@ if TYPE_CHECKING:
         Totals,
         Trajectory,
     )
-    from .policy import Policy, PolicyError, Violation, load_policy
-    from .recording import Recorder
-    from .tool_replay import ReplayedToolError
-    from .tools import tool
 
+#: Public name -> the module that defines it.
 _LAZY = {
-    "tool": ".tools",
-    "Recorder": ".recording",
-    "Trajectory": ".models",
-    "Step": ".models",
-    "ToolCall": ".models",
-    "LLMCall": ".models",
-    "MessageStep": ".models",
-    "SpanStep": ".models",
-    "RequestedToolCall": ".models",
-    "Totals": ".models",
-    "assert_tool_calls": ".assertions",
-    "assert_called": ".assertions",
-    "assert_not_called": ".assertions",
-    "assert_called_before": ".assertions",
-    "assert_output_contains": ".assertions",
-    "assert_policy": ".assertions",
-    "assert_within": ".assertions",
-    "Policy": ".policy",
-    "Violation": ".policy",
-    "PolicyError": ".policy",
-    "load_policy": ".policy",
-    "call": ".matching",
-    "ANY": ".matchers",
-    "Regex": ".matchers",
-    "Approx": ".matchers",
-    "Lt": ".matchers",
-    "Le": ".matchers",
-    "Gt": ".matchers",
-    "Ge": ".matchers",
-    "OneOf": ".matchers",
-    "Contains": ".matchers",
-    "Match": ".matchers",
-    "Matcher": ".matchers",
+    "tool": ".capture.tool",
+    "Recorder": ".capture.recorder",
+    "Trajectory": ".trajectory.model",
+    "Step": ".trajectory.model",
+    "ToolCall": ".trajectory.model",
+    "LLMCall": ".trajectory.model",
+    "MessageStep": ".trajectory.model",
+    "SpanStep": ".trajectory.model",
+    "RequestedToolCall": ".trajectory.model",
+    "Totals": ".trajectory.model",
+    "assert_tool_calls": ".assertions.api",
+    "assert_called": ".assertions.api",
+    "assert_not_called": ".assertions.api",
+    "assert_called_before": ".assertions.api",
+    "assert_output_contains": ".assertions.api",
+    "assert_policy": ".assertions.api",
+    "assert_within": ".assertions.api",
+    "call": ".assertions.matching",
+    "ANY": ".assertions.matchers",
+    "Regex": ".assertions.matchers",
+    "Approx": ".assertions.matchers",
+    "Lt": ".assertions.matchers",
+    "Le": ".assertions.matchers",
+    "Gt": ".assertions.matchers",
+    "Ge": ".assertions.matchers",
+    "OneOf": ".assertions.matchers",
+    "Contains": ".assertions.matchers",
+    "Match": ".assertions.matchers",
+    "Matcher": ".assertions.matchers",
+    "Policy": ".policy.rules",
+    "Violation": ".policy.violations",
+    "load_policy": ".policy.loading",
+    "CheckScore": ".judge.verdict",
+    "JudgeRequest": ".judge.verdict",
+    "Verdict": ".judge.verdict",
+    "Judge": ".judge.pytest_side",
+    "Cassette": ".cassettes.cassette",
     "AgentopsError": ".errors",
-    "CheckScore": ".judge",
-    "Judge": ".judging",
-    "JudgeError": ".judge",
-    "JudgeRequest": ".judge",
-    "Verdict": ".judge",
-    "Cassette": ".cassettes",
-    "CassetteFileError": ".cassettes",
-    "ReplayedToolError": ".tool_replay",
     "TrajectoryLoadError": ".errors",
+    "PolicyError": ".errors",
+    "CassetteFileError": ".errors",
+    "ReplayedToolError": ".errors",
+    "JudgeError": ".errors",
 }
 
 __all__ = [

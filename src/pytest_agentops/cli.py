@@ -10,8 +10,8 @@ from typing import Any
 
 
 def _schemas() -> dict[str, Any]:
-    from .models import Trajectory
-    from .report import Report
+    from .report.model import Report
+    from .trajectory.model import Trajectory
 
     return {
         "trajectory": Trajectory.model_json_schema(),
@@ -32,8 +32,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check production traces against policies: 0 clean, 1 violations, 2 unusable input."""
     from .errors import AgentopsError
-    from .models import Trajectory
-    from .policy import check_policies, format_violations, load_policy
+    from .policy.loading import load_policy
+    from .policy.rules import check_policies
+    from .policy.violations import format_violations
+    from .trajectory.model import Trajectory
 
     try:
         policies = [load_policy(path) for path in args.policy]

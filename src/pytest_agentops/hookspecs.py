@@ -9,8 +9,8 @@ import pluggy
 if TYPE_CHECKING:
     import pytest
 
-    from .judge import JudgeRequest, Verdict
-    from .models import Trajectory
+    from .judge.verdict import JudgeRequest, Verdict
+    from .trajectory.model import Trajectory
 
 hookspec = pluggy.HookspecMarker("pytest")
 

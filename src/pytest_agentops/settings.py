@@ -1,18 +1,53 @@
-"""Settings resolved once per session and kept in ``config.stash``.
+"""Settings resolved once per session and kept in ``config.stash`` (``_stash.SETTINGS_KEY``).
 
 Precedence everywhere: command line > marker (per test, where one applies) > ini > default.
+Defaults live here, once: the ini keys, the markers and the judge read them from this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from .judging import JudgeSettings
+#: ``--agentops-record`` values: ``none`` replays only (the default: no live call, no spend);
+#: ``once`` records a test that has no cassette yet; ``new_episodes`` replays what is recorded
+#: and records the rest; ``all`` records every request again (keeping recordings of requests
+#: no longer made); ``rewrite`` records the test from scratch, replacing its cassette.
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+
+#: The LLM judge's model and passing score when neither ini nor marker nor call says otherwise.
+JUDGE_MODEL = "gpt-4o-mini"
+JUDGE_THRESHOLD = 0.7
+
+#: ini key -> (default as written in an ini file, help): the judge's settings.
+JUDGE_INI = {
+    "agentops_judge_model": (JUDGE_MODEL, "litellm model of the LLM judge"),
+    "agentops_judge_api_base": ("", "API base URL of the judge model (e.g. a local server)"),
+    "agentops_judge_threshold": (
+        str(JUDGE_THRESHOLD),
+        "default passing score of agent_judge (0 to 1)",
+    ),
+    "agentops_judge_temperature": ("0", "sampling temperature of the judge"),
+    "agentops_judge_retries": ("3", "retries of a judge call after a provider error"),
+    "agentops_judge_backoff": ("1.0", "first retry delay in seconds (doubles each time)"),
+    "agentops_judge_timeout": ("60", "timeout of one judge call in seconds"),
+}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``)."""
+
+    enabled: bool = True
+    model: str = JUDGE_MODEL
+    api_base: str | None = None
+    threshold: float = JUDGE_THRESHOLD
+    temperature: float = 0.0
+    retries: int = 3
+    backoff_s: float = 1.0
+    timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,20 +73,11 @@ class Settings:
     #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
     block_network: bool = False
     #: LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``).
-    judge: JudgeSettings | None = None
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
 
     @property
     def enabled(self) -> bool:
         return self.summary or self.report_path is not None
-
-
-SETTINGS_KEY = pytest.StashKey[Settings]()
-
-#: ``--agentops-record`` values: ``none`` replays only (the default: no live call, no spend);
-#: ``once`` records a test that has no cassette yet; ``new_episodes`` replays what is recorded
-#: and records the rest; ``all`` records every request again (keeping recordings of requests
-#: no longer made); ``rewrite`` records the test from scratch, replacing its cassette.
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
 
 def _ini_bool(config: pytest.Config, name: str) -> bool:
@@ -66,9 +92,33 @@ def _ini_bool(config: pytest.Config, name: str) -> bool:
     raise pytest.UsageError(f"ini option {name} = {value!r} is not a boolean; use true or false")
 
 
-def resolve(config: pytest.Config) -> Settings:
-    from .judging import resolve as resolve_judge
+def _ini_float(config: pytest.Config, name: str, low: float, high: float) -> float:
+    raw = str(config.getini(name)).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise pytest.UsageError(
+            f"ini option {name} = {raw!r} must be a number from {low:g} to {high:g}"
+        )
+    return value
 
+
+def resolve_judge(config: pytest.Config) -> JudgeSettings:
+    return JudgeSettings(
+        enabled=config.getoption("agentops_judge") != "off",
+        model=str(config.getini("agentops_judge_model") or "").strip() or JUDGE_MODEL,
+        api_base=str(config.getini("agentops_judge_api_base") or "").strip() or None,
+        threshold=_ini_float(config, "agentops_judge_threshold", 0, 1),
+        temperature=_ini_float(config, "agentops_judge_temperature", 0, 2),
+        retries=int(_ini_float(config, "agentops_judge_retries", 0, 20)),
+        backoff_s=_ini_float(config, "agentops_judge_backoff", 0, 600),
+        timeout_s=_ini_float(config, "agentops_judge_timeout", 0.001, 3600),
+    )
+
+
+def resolve(config: pytest.Config) -> Settings:
     report: str | None = config.getoption("agentops_report") or config.getini("agentops_report")
     report_path = Path(report) if report else None
     if report_path is not None and not Path(report_path).is_absolute():

@@ -19,9 +19,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "examples"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from pytest_agentops._io import atomic_write_text  # noqa: E402
-from pytest_agentops.autocapture import activate  # noqa: E402
-from pytest_agentops.recording import Recorder  # noqa: E402
+from pytest_agentops._util import atomic_write_text  # noqa: E402
+from pytest_agentops.capture.litellm import activate  # noqa: E402
+from pytest_agentops.capture.recorder import Recorder  # noqa: E402
 from support_agent.agent import run_support_agent  # noqa: E402
 from support_agent.fake_llm import FakeLLM  # noqa: E402
 

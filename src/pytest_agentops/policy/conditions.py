@@ -1,7 +1,7 @@
 """What rules are made of: strict frozen models, conditions on values, and author-facing text.
 
 :class:`Condition` is the operator mapping of ``args`` and ``when`` (``{le: 500}``), compiled
-to predicates by :mod:`.detectors` as soon as it loads.  The helpers that phrase a YAML value
+to predicates by :mod:`.values` as soon as it loads.  The helpers that phrase a YAML value
 for a policy's author (:func:`_yaml_value`, :func:`_suggest`) are shared with :mod:`.loading`.
 """
 
@@ -24,7 +24,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import detectors as d
+from pytest_agentops._util import is_json_data
+
+from . import values as jv
 
 
 def _invalid(message: str, key: Any = None) -> PydanticCustomError:
@@ -103,7 +105,7 @@ class Condition(_Strict):
         if not isinstance(data, dict):
             return {"eq": data}
         if not data:
-            raise _invalid(f"empty condition: give an operator ({', '.join(d.OPERATORS)})")
+            raise _invalid(f"empty condition: give an operator ({', '.join(jv.OPERATORS)})")
         return data
 
     @field_validator("lt", "le", "gt", "ge", "in_", "not_in", "regex", mode="before")
@@ -116,7 +118,7 @@ class Condition(_Strict):
     @field_validator("eq", "ne", "in_", "not_in")
     @classmethod
     def _plain(cls, value: Any) -> Any:
-        if not d.is_plain(value):
+        if not is_json_data(value):
             raise _invalid(
                 f"values must be plain data (string, number, true/false, null, list or "
                 f"mapping), not {_yaml_value(value)}; put dates and times in quotes"
@@ -145,10 +147,10 @@ class Condition(_Strict):
         _ = self.checks  # compiled now: a condition that loads is ready to check
 
     @cached_property
-    def checks(self) -> tuple[d.Check, ...]:
-        """The operators compiled to predicates (see :func:`detectors.failure`)."""
+    def checks(self) -> tuple[jv.Check, ...]:
+        """The operators compiled to predicates (see :func:`.values.failure`)."""
         given = {self._written(name): getattr(self, name) for name in self.model_fields_set}
-        return d.compile_checks(given)
+        return jv.compile_checks(given)
 
 
 def _suggest(key: Any, allowed: Iterable[str]) -> str:
@@ -174,4 +176,4 @@ def _yaml_value(value: Any) -> str:
         return _a(value)
     if hasattr(value, "isoformat"):  # YAML reads 2024-01-15 as a date
         return f"{value.isoformat()} (a date)"
-    return d.show(value)
+    return jv.show(value)

@@ -15,9 +15,11 @@ from itertools import compress, repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pytest_agentops.models import LLMCall, Step, ToolCall, Trajectory
+from pytest_agentops.trajectory.model import LLMCall, Step, ToolCall, Trajectory
+from pytest_agentops.trajectory.openai_format import message_text
 
-from . import detectors as d
+from . import pii
+from . import values as jv
 from .violations import Violation
 
 if TYPE_CHECKING:
@@ -115,7 +117,7 @@ class _Index:
                 if texts is not None and (message := fields["output_message"]):
                     text = message.get("content")
                     if type(text) is not str:  # None when the model only called tools
-                        text = "" if text is None else d.message_text(message)
+                        text = "" if text is None else message_text(message)
                     if text:
                         texts.append(text)
                         add_text(number)
@@ -134,7 +136,7 @@ class _Index:
         self._columns: dict[tuple[str, _Root, tuple[str, ...]], list[Any]] = {}
         self._canonical: dict[tuple[str, _Root, tuple[str, ...]], list[Any]] = {}
         self._errors: dict[str, list[str | None]] = {}
-        self._joined: dict[str, d.JoinedText] = {}
+        self._joined: dict[str, pii.JoinedText] = {}
         self._arguments_keys: dict[int, Hashable] = {}
         #: Whatever else a rule computes that another rule may reuse, by a key the rule chooses.
         self.memo: dict[Hashable, Any] = {}
@@ -168,21 +170,21 @@ class _Index:
     def llm_texts(self) -> tuple[Sequence[int], list[str]]:
         """The number and the text of every LLM call whose output has text."""
         if self._llm_texts is None:
-            texts = [d.message_text(step.output_message) for step in self._llm_steps()]
+            texts = [message_text(step.output_message) for step in self._llm_steps()]
             kept = list(map(bool, texts))
             self._llm_texts = list(compress(self.llms, kept)), list(compress(texts, kept))
         return self._llm_texts
 
-    def joined_llm_texts(self) -> d.JoinedText:
+    def joined_llm_texts(self) -> pii.JoinedText:
         """The texts of :meth:`llm_texts` as one text."""
         if "llm" not in self._joined:
-            self._joined["llm"] = d.JoinedText.of_texts(self.llm_texts()[1])
+            self._joined["llm"] = pii.JoinedText.of_texts(self.llm_texts()[1])
         return self._joined["llm"]
 
-    def call_texts(self, field: Literal["arguments", "result"]) -> d.JoinedText:
+    def call_texts(self, field: Literal["arguments", "result"]) -> pii.JoinedText:
         """Every tool call's arguments (or result) as JSON, in one text."""
         if field not in self._joined:
-            self._joined[field] = d.JoinedText.of_json(self._field(field, self.tools))
+            self._joined[field] = pii.JoinedText.of_json(self._field(field, self.tools))
         return self._joined[field]
 
     def _field(self, field: str, numbers: Sequence[int]) -> list[Any]:
@@ -204,7 +206,7 @@ class _Index:
     def column(self, name: str, root: _Root, parts: tuple[str, ...] = ()) -> list[Any]:
         """The value at path ``parts`` in each call's arguments (or result) (:func:`resolve`).
 
-        :data:`detectors.MISSING` where a call has no such value.  Built one part at a time,
+        :data:`.values.MISSING` where a call has no such value.  Built one part at a time,
         so that ``customer.id`` and ``customer.tier`` share the ``customer`` column.
         """
         key = (name, root, parts)
@@ -218,19 +220,19 @@ class _Index:
         return column
 
     def canonical_column(self, name: str, root: _Root, parts: tuple[str, ...]) -> list[Any]:
-        """:meth:`column` with values comparable as JSON (:func:`detectors.canonical_values`)."""
+        """:meth:`column` with values comparable as JSON (:func:`.values.canonical_values`)."""
         key = (name, root, parts)
         column = self._canonical.get(key)
         if column is None:
-            column = self._canonical[key] = d.canonical_values(self.column(name, root, parts))
+            column = self._canonical[key] = jv.canonical_values(self.column(name, root, parts))
         return column
 
     def arguments_key(self, number: int) -> Hashable:
-        """:func:`detectors.arguments_key` of the tool call at index ``number``, computed once."""
+        """:func:`.values.arguments_key` of the tool call at index ``number``, computed once."""
         key = self._arguments_keys.get(number)
         if key is None:
             [arguments] = self._field("arguments", (number,))
-            key = self._arguments_keys[number] = d.arguments_key(arguments)
+            key = self._arguments_keys[number] = jv.arguments_key(arguments)
         return key
 
     def violation(self, rule: _Rule, finding: _Finding, policy: str | None) -> Violation:
@@ -252,14 +254,14 @@ class _Index:
 def _resolved(values: list[Any], part: str) -> list[Any]:
     """``resolve(value, (part,))`` of each value; one C-level pass when all are dicts."""
     try:
-        column = list(map(dict.get, values, repeat(part), repeat(d.MISSING)))
+        column = list(map(dict.get, values, repeat(part), repeat(jv.MISSING)))
     except TypeError:  # not all of them are dicts
         pass
     else:  # checked after, when the values are in the CPU cache: not dict subclasses either
         if set(map(type, values)) == {dict}:
             return column
     parts = (part,)
-    return [d.resolve(value, parts) for value in values]
+    return [jv.resolve(value, parts) for value in values]
 
 
 def _packed(typecode: str, kind: type, values: list[Any] | None) -> Sequence[Any] | None:

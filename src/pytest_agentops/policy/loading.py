@@ -12,16 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pytest_agentops.errors import AgentopsError
-from pytest_agentops.models import SCHEMA_VERSION
+from pytest_agentops.errors import PolicyError
+from pytest_agentops.trajectory.model import SCHEMA_VERSION
 
 from .conditions import _a, _suggest, _yaml_value
 from .rules import _KIND_OF_KEY, _KINDS_TEXT, Policy, _rule_kinds
-
-
-class PolicyError(AgentopsError, ValueError):
-    """A policy file is invalid: the message names the file, the line, the rule and the fix."""
-
 
 # ---- loading ---------------------------------------------------------------------------------
 

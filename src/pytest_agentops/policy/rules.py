@@ -21,9 +21,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from pytest_agentops.models import ToolCall, Trajectory
+from pytest_agentops._util import canonical
+from pytest_agentops.trajectory.model import ToolCall, Trajectory
 
-from . import detectors as d
+from . import pii as scan
+from . import values as jv
 from .conditions import Condition, _compile_regex, _invalid, _split_path, _Strict
 from .index import _by_step, _Finding, _Index
 from .violations import Violation
@@ -97,7 +99,7 @@ class RequireToolsRule(_Rule):
 
 
 #: A compiled condition: where the value is (``args``/``result`` and the path), its checks.
-_Compiled = tuple[str, tuple[str, ...], tuple[d.Check, ...]]
+_Compiled = tuple[str, tuple[str, ...], tuple[jv.Check, ...]]
 
 
 def _compile_conditions(root: str | None, conditions: dict[str, Condition]) -> list[_Compiled]:
@@ -172,7 +174,7 @@ class RequireBeforeRule(_Rule):
             offending: Iterable[int] = [
                 number
                 for number, key in zip(tool, keys, strict=True)
-                if key is d.MISSING or earliest.get(key, number) >= number
+                if key is jv.MISSING or earliest.get(key, number) >= number
             ]
         else:  # only the calls up to the first successful `first`
             ok = next((n for n, e in zip(firsts, errors, strict=True) if e is None), None)
@@ -182,8 +184,8 @@ class RequireBeforeRule(_Rule):
             call: ToolCall = steps[number]
             if when and not _holds(when, call):
                 continue
-            values = [d.resolve(call.arguments, parts) for parts in same]
-            missing = [p for p, v in zip(spec.same_args, values, strict=True) if v is d.MISSING]
+            values = [jv.resolve(call.arguments, parts) for parts in same]
+            missing = [p for p, v in zip(spec.same_args, values, strict=True) if v is jv.MISSING]
             if missing:
                 message = (
                     f"{spec.tool} has no argument {', '.join(missing)}, so it cannot be matched "
@@ -191,7 +193,7 @@ class RequireBeforeRule(_Rule):
                 )
             else:
                 shared = ", ".join(
-                    f"{p}={d.show(v)}" for p, v in zip(spec.same_args, values, strict=True)
+                    f"{p}={jv.show(v)}" for p, v in zip(spec.same_args, values, strict=True)
                 )
                 message = f"{spec.tool} was called without an earlier successful {spec.first}"
                 message += f" with the same {shared}" if shared else ""
@@ -200,12 +202,12 @@ class RequireBeforeRule(_Rule):
 
 def _values_keys(index: _Index, name: str, paths: list[tuple[str, ...]]) -> list[Hashable]:
     """Per call of ``name``: its argument values at ``paths``, comparable as JSON (one value for
-    one path, else a tuple), or :data:`detectors.MISSING` if one of them is missing."""
+    one path, else a tuple), or :data:`.values.MISSING` if one of them is missing."""
     columns = [index.canonical_column(name, "args", parts) for parts in paths]
     if len(columns) == 1:
         return columns[0]
     return [
-        d.MISSING if any(value is d.MISSING for value in values) else values
+        jv.MISSING if any(value is jv.MISSING for value in values) else values
         for values in zip(*columns, strict=True)
     ]
 
@@ -213,8 +215,8 @@ def _values_keys(index: _Index, name: str, paths: list[tuple[str, ...]]) -> list
 def _holds(conditions: list[_Compiled], call: ToolCall) -> bool:
     """Whether ``call`` satisfies every condition (a missing value or a wrong type: no)."""
     for root, parts, checks in conditions:
-        value = d.resolve(call.arguments if root == "args" else call.result, parts)
-        if value is d.MISSING or d.failure(checks, value) is not None:
+        value = jv.resolve(call.arguments if root == "args" else call.result, parts)
+        if value is jv.MISSING or jv.failure(checks, value) is not None:
             return False
     return True
 
@@ -245,17 +247,17 @@ class ArgsRule(_Rule):
         # Find the failing calls a condition at a time, over all calls; then say why.
         failing: set[int] = set()
         for _, (_, parts, checks) in conditions:
-            failing.update(d.failing(checks, index.column(self.tool, "args", parts)))
+            failing.update(jv.failing(checks, index.column(self.tool, "args", parts)))
         steps: list[Any] = index.steps
         for number in sorted(failing):
             arguments = steps[numbers[number]].arguments
             problems = []
             for path, (_, parts, checks) in conditions:
-                value = d.resolve(arguments, parts)
-                if value is d.MISSING:
+                value = jv.resolve(arguments, parts)
+                if value is jv.MISSING:
                     problems.append(f"argument {path} is missing")
-                elif (expected := d.failure(checks, value)) is not None:
-                    problems.append(f"argument {path} is {d.show(value)}, expected {expected}")
+                elif (expected := jv.failure(checks, value)) is not None:
+                    problems.append(f"argument {path} is {jv.show(value)}, expected {expected}")
             if problems:
                 yield _Finding("; ".join(problems), numbers[number] + 1)
 
@@ -337,7 +339,7 @@ class BudgetRule(_Rule):
         limit_s = self.max_duration_s
         if limit_s is not None and (took := index.duration_s()) > limit_s:
             yield _Finding(
-                f"the run took {took:.2f} s; max_duration_s allows {d.number_text(limit_s)} s"
+                f"the run took {took:.2f} s; max_duration_s allows {jv.number_text(limit_s)} s"
             )
 
 
@@ -398,18 +400,18 @@ class OutputPattern(_Strict):
     @field_validator("pii")
     @classmethod
     def _known_detector(cls, name: str | None) -> str | None:
-        if name is not None and name not in d.DETECTORS:
-            raise _invalid(f"unknown pii detector {name!r} (known: {', '.join(d.DETECTORS)})")
+        if name is not None and name not in scan.DETECTORS:
+            raise _invalid(f"unknown pii detector {name!r} (known: {', '.join(scan.DETECTORS)})")
         return name
 
     def model_post_init(self, context: Any, /) -> None:
         _ = self.detector  # compiled now: a pattern that loads is ready to check
 
     @cached_property
-    def detector(self) -> d.Detector:
+    def detector(self) -> scan.Detector:
         if self.regex is not None:
-            return d.regex_detector(_compile_regex(self.regex))
-        return d.DETECTORS[str(self.pii)]
+            return scan.regex_detector(_compile_regex(self.regex))
+        return scan.DETECTORS[str(self.pii)]
 
 
 _Scope = Literal["output", "llm_output", "tool_arguments", "tool_results"]
@@ -444,27 +446,27 @@ class ForbidOutputRule(_Rule):
             for text, found_by in _matches(joined, detectors):
                 found += _findings("the LLM output", numbers[text] + 1, found_by)
         output = index.trajectory.output
-        output = output if isinstance(output, str) else d.json_text(output) if output else ""
+        output = output if isinstance(output, str) else scan.json_text(output) if output else ""
         from_llm = bool(texts) and output == texts[-1]
         if "output" in self.scope and output and not (from_llm and "llm_output" in self.scope):
             last = numbers[-1] + 1 if from_llm else None
-            for _, found_by in _matches(d.JoinedText.of_texts([output]), detectors):
+            for _, found_by in _matches(scan.JoinedText.of_texts([output]), detectors):
                 found += _findings("the final output", last, found_by)
         for scope, field in _TOOL_SCOPES.items():
             if scope in self.scope:
                 for number, found_by in _matches(index.call_texts(field), detectors):
                     step = index.tools[number]
                     call: Any = index.steps[step]
-                    shown = {"name": call.name, "arguments": d.redact(call.arguments, detectors)}
+                    shown = {"name": call.name, "arguments": scan.redact(call.arguments, detectors)}
                     found += _findings(f"the {field} of {call.name}", step + 1, found_by, shown)
         return _by_step(found)
 
 
 def _matches(
-    joined: d.JoinedText, detectors: list[d.Detector]
-) -> Iterator[tuple[int, dict[d.Detector, list[str]]]]:
+    joined: scan.JoinedText, detectors: list[scan.Detector]
+) -> Iterator[tuple[int, dict[scan.Detector, list[str]]]]:
     """Per text of ``joined`` with a match: what each detector found in it."""
-    by_text: dict[int, dict[d.Detector, list[str]]] = {}
+    by_text: dict[int, dict[scan.Detector, list[str]]] = {}
     for detector in detectors:
         for offset, text in detector.find(joined.text):
             by_text.setdefault(joined.owner(offset), {}).setdefault(detector, []).append(text)
@@ -474,13 +476,13 @@ def _matches(
 def _findings(
     where: str,
     position: int | None,
-    found_by: dict[d.Detector, list[str]],
+    found_by: dict[scan.Detector, list[str]],
     call: dict[str, Any] | None = None,
 ) -> Iterator[_Finding]:
     for detector, texts in found_by.items():
         more = f" (and {len(texts) - 1} more)" if len(texts) > 1 else ""
         yield _Finding(
-            f"{where} contains {detector.label}: {d.mask(texts[0])}{more}; "
+            f"{where} contains {detector.label}: {scan.mask(texts[0])}{more}; "
             "forbid_output forbids it",
             position,
             call,
@@ -546,8 +548,8 @@ def _narrowed(index: _Index, name: str, limit: int, few: int) -> list[int]:
         values = index.column(name, "args", path[:1])
         if len(suspects) < len(arguments):
             values = list(map(values.__getitem__, suspects))
-        # a top-level argument, or an item of one that is a mapping (see detectors.members)
-        values = d.canonical_values(values) if len(path) == 1 else d.members(values, path[1])
+        # a top-level argument, or an item of one that is a mapping (see values.members)
+        values = jv.canonical_values(values) if len(path) == 1 else jv.members(values, path[1])
         if stage == 0:
             shared = values
         else:  # numbers rather than tuples, which the garbage collector would have to walk
@@ -578,11 +580,11 @@ def _telling_paths(arguments: list[dict[str, Any]], sample: int = 64) -> list[tu
     values: dict[tuple[str, ...], set[Hashable]] = {}
     for call in arguments[:sample]:
         for key, value in call.items():
-            values.setdefault((key,), set()).add(d.canonical(value))
+            values.setdefault((key,), set()).add(canonical(value))
             if type(value) is dict:
                 for item, inner in value.items():
                     if type(item) is str:
-                        values.setdefault((key, item), set()).add(d.canonical(inner))
+                        values.setdefault((key, item), set()).add(canonical(inner))
     kept = [path for path, seen in values.items() if len(seen) > 1]
     flat = {path: all(type(v) is not tuple for v in values[path]) for path in kept}
     return sorted(kept, key=lambda path: (not flat[path], -len(values[path])))

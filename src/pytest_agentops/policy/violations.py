@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypedDict  # pydantic reads typing's only on Python >= 3.12
 
-from pytest_agentops.models import LLMCall, MessageStep, SpanStep, Step, Trajectory
+from pytest_agentops._util import short
+from pytest_agentops.trajectory.model import LLMCall, MessageStep, SpanStep, Step, Trajectory
+from pytest_agentops.trajectory.render import render_trajectory
 
-from . import detectors as d
+
+class CallShown(TypedDict):
+    """The offending tool call as a violation shows it: the ``ToolCall``'s name and its
+    arguments (with any secret the rule found masked).  The step itself is ``Violation.step``."""
+
+    name: str
+    arguments: Any
 
 
 class Violation(BaseModel):
@@ -26,7 +35,7 @@ class Violation(BaseModel):
     step: int | None = None
     step_id: str | None = None
     #: ``{"name": ..., "arguments": ...}`` of the offending tool call.
-    call: dict[str, Any] | None = None
+    call: CallShown | None = None
     policy: str | None = None
 
 
@@ -53,12 +62,22 @@ def format_violations(violations: list[Violation], trajectory: Trajectory | None
     return "\n".join(lines)
 
 
-def _call_text(call: dict[str, Any]) -> str:
+def violation_message(violations: list[Violation], trajectory: Trajectory) -> str:
+    """The failure message of a test with violations: each of them, then the trajectory."""
+    focus = next((v.step for v in violations if v.step is not None), None)
+    return (
+        f"agentops policy violations ({len(violations)}):\n"
+        f"{format_violations(violations, trajectory)}\n\n"
+        f"trajectory:\n{render_trajectory(trajectory, focus=focus)}"
+    )
+
+
+def _call_text(call: CallShown) -> str:
     arguments = call.get("arguments")
     if isinstance(arguments, dict):
-        shown = ", ".join(f"{key}={d.show(value, 40)}" for key, value in arguments.items())
+        shown = ", ".join(f"{key}={short(value, 40, '…')}" for key, value in arguments.items())
     else:
-        shown = d.show(arguments, 40)
+        shown = short(arguments, 40, "…")
     if len(shown) > 120:
         shown = shown[:119] + "…"
     return f"{call.get('name')}({shown})"

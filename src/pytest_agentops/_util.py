@@ -1,0 +1,227 @@
+"""Helpers every capability uses: atomic files, JSON values, display text.  Standard library only.
+
+- files: :func:`atomic_write_text` (readers see the old file or the new one, never half),
+  :func:`format_from_suffix`;
+- JSON values: :func:`canonical` (equal exactly when two values are equal as JSON) and its
+  text form :func:`canonical_json`, :func:`is_json_data` (survives a JSON round trip),
+  :func:`body_text` and :func:`parse_json` (HTTP bodies as text and as JSON);
+- hosts: :func:`is_loopback_host`;
+- display: :func:`truncate`, :func:`short` (a repr), :func:`clip` (one line of text),
+  :func:`abridge` (long text with a count of what was cut), :func:`error_text` (an exception).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import tempfile
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+# ---- files -----------------------------------------------------------------------------------
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The data goes to a temporary file in the same directory, is flushed to disk, then
+    renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def format_from_suffix(path: str | os.PathLike[str], default: str = "json") -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".json":
+        return "json"
+    return default
+
+
+# ---- JSON values -----------------------------------------------------------------------------
+
+
+class _Tag:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+#: :func:`canonical` tags what is not a plain string, number or null: ``(MAP, frozenset of
+#: (key, canonical item))``, ``(LIST, tuple)``, ``(BOOL, value)``, ``(OTHER, text)``.
+MAP, LIST, BOOL, OTHER = _Tag("map"), _Tag("list"), _Tag("bool"), _Tag("other")
+
+
+def canonical(value: Any) -> Hashable:
+    """A hashable stand-in for a JSON value, equal exactly when the values are equal as JSON.
+
+    Key order is ignored, ``250 == 250.0``, ``true`` is not ``1``, keys compare as strings and
+    tuples as lists.  What JSON cannot hold is compared by its repr (NaN equals NaN).
+    """
+    if type(value) is str or type(value) is int or value is None:
+        return value
+    if isinstance(value, bool):
+        return (BOOL, value)
+    if isinstance(value, float):
+        if value != value:
+            return (OTHER, "nan")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, int):  # IntEnum and friends
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # the text, not an enum member's name
+    if isinstance(value, dict):
+        return (MAP, frozenset((str(key), canonical(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (LIST, tuple(canonical(item) for item in value))
+    return (OTHER, repr(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str | None:
+    """:func:`canonical` as text: equal for JSON values that are equal as JSON; ``None`` for
+    what JSON cannot hold (NaN, objects).
+
+    For keys kept in bulk (one per tool call of a long run): strings are not tracked by the
+    garbage collector, while the tuples and frozensets of :func:`canonical` are, and every
+    collection would walk them.
+    """
+    try:
+        return json.dumps(_plain(value), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def is_json_data(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` survives a JSON round trip unchanged (finite numbers, string keys,
+    plain lists and dicts, at most 100 levels deep)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if depth > 100:
+        return False
+    if type(value) is list:
+        return all(is_json_data(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and is_json_data(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def body_text(body: Any) -> str | bytes | None:
+    """An HTTP body (text, bytes, a file-like buffer) as text; bytes when it is not UTF-8;
+    ``None`` when empty."""
+    if body is None:
+        return None
+    if hasattr(body, "read"):  # vcrpy keeps file bodies as BytesIO
+        body = body.getvalue() if hasattr(body, "getvalue") else b""
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(body) or None
+    if not isinstance(body, str):
+        return None
+    return body or None
+
+
+#: What :func:`parse_json` returns for text that is not JSON.
+NOT_JSON: Any = _Tag("not JSON")
+
+
+def parse_json(body: Any) -> Any:
+    """The JSON value of an HTTP body, or :data:`NOT_JSON` (empty, binary or not JSON)."""
+    text = body_text(body)
+    if not isinstance(text, str) or not text.strip():
+        return NOT_JSON
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
+
+
+def is_loopback_host(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.lower().strip("[]")
+    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+
+def version_problem(where: str, field: str, found: Any, reads: Any, instead: str) -> str:
+    """The error for a file written by another version of its format."""
+    return (
+        f"{where}: field `{field}`: this file is {field} {found!r}, but this pytest-agentops "
+        f"reads {field} {reads}. Upgrade pytest-agentops (pip install -U pytest-agentops), or "
+        f"{instead}."
+    )
+
+
+# ---- display text ----------------------------------------------------------------------------
+
+
+def truncate(text: str, limit: int, ellipsis: str = "...") -> str:
+    """``text`` cut to at most ``limit`` characters, ending with ``ellipsis`` when cut."""
+    return text if len(text) <= limit else text[: limit - len(ellipsis)] + ellipsis
+
+
+def short(value: Any, limit: int = 60, ellipsis: str = "...") -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    return truncate(repr(value), limit, ellipsis)
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """Plain text (an error message, the model's words) on one line, cut to ``limit``."""
+    return truncate(" ".join(text.split()), limit)
+
+
+def abridge(text: str, limit: int = 2000) -> str:
+    """Long text cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 20] + f"... [{len(text) - limit + 20} more]"
+
+
+def error_text(exc: BaseException) -> str:
+    """``"ValueError: no such order"`` (the class name alone when there is no message)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Assertions on trajectories: assert_* helpers, call matching, value matchers."""

@@ -1,0 +1,180 @@
+"""Recorded steps -> the steps of a :class:`~pytest_agentops.Trajectory`.
+
+The recorder keeps plain records while the agent runs; reading the trajectory turns them into
+pydantic steps here: LLM calls seen both by litellm and on the wire are kept once, executed
+tool calls are linked to the model tool calls they answer, and the run's input and output are
+derived from its LLM calls when the test did not set them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pytest_agentops.trajectory.model import (
+    LLMCall,
+    MessageStep,
+    RequestedToolCall,
+    SpanStep,
+    Step,
+    ToolCall,
+)
+
+if TYPE_CHECKING:
+    from .recorder import StepRecord
+
+#: How an LLM call's error starts when litellm never reported how the call ended.
+LATE = "litellm did not report how this call ended"
+
+_KINDS: dict[str, Any] = {
+    "tool": ToolCall,
+    "llm": LLMCall,
+    "message": MessageStep,
+    "span": SpanStep,
+}
+
+
+def wall(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+
+
+def build_steps(records: list[StepRecord]) -> list[Step]:
+    """The trajectory steps of ``records`` (in recorded order, duplicates dropped)."""
+    steps: list[Step] = []
+    dropped, merged = _deduplicate(records)
+    for rec in records:
+        if rec.id in dropped:
+            continue
+        if rec.origin == "wire" and "cost_usd" not in rec.fields:
+            rec.fields["cost_usd"] = _wire_cost(rec.fields)
+        fields = {k: v for k, v in merged.get(rec.id, rec.fields).items() if v is not None}
+        if not rec.done and "duration_ms" not in fields:
+            fields["error"] = fields.get("error") or "still running when the trajectory was read"
+        steps.append(
+            _KINDS[rec.kind](
+                id=rec.id, parent_id=rec.parent_id, started_at=wall(rec.wall0), **fields
+            )
+        )
+    _link_tool_calls(steps)
+    return steps
+
+
+def _deduplicate(records: list[StepRecord]) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """LLM calls seen both by litellm and on the wire are kept once, as litellm reported them.
+
+    Pairs are made by the provider's response id, then by identical input messages.  When
+    litellm never delivered its completion event (see ``recorder.ASYNC_LOST``), the wire's
+    copy fills it in.  Returns the ids of the wire records to drop and the merged fields by
+    record id.
+    """
+    wire = [r for r in records if r.origin == "wire"]
+    if not wire:
+        return set(), {}
+    own = [r for r in records if r.kind == "llm" and r.origin is None]
+    dropped: set[str] = set()
+    merged: dict[str, dict[str, Any]] = {}
+    paired: set[str] = set()
+
+    def pair(http: StepRecord, rec: StepRecord) -> None:
+        paired.add(rec.id)
+        dropped.add(http.id)
+        if not rec.done or str(rec.fields.get("error") or "").startswith(LATE):
+            fields = {**rec.fields, **{k: v for k, v in http.fields.items() if v is not None}}
+            if "error" not in http.fields:
+                fields.pop("error", None)
+            fields["duration_ms"] = rec.fields.get("duration_ms", http.fields.get("duration_ms"))
+            merged[rec.id] = fields
+
+    by_id: dict[str, list[StepRecord]] = {}
+    for rec in own:
+        response_id = rec.fields.get("response_id")
+        if response_id:
+            by_id.setdefault(response_id, []).append(rec)
+    rest = []
+    for http in wire:
+        candidates = by_id.get(http.fields.get("response_id") or "", [])
+        match = next((r for r in candidates if r.id not in paired), None)
+        if match is not None:
+            pair(http, match)
+        else:
+            rest.append(http)
+    for http in rest:
+        messages = _conversation(http.fields.get("input_messages"))
+        match = next(
+            (
+                r
+                for r in own
+                if r.id not in paired
+                and (not r.fields.get("response_id") or not r.done)
+                and _conversation(r.fields.get("input_messages")) == messages
+            ),
+            None,
+        )
+        if match is not None:
+            pair(http, match)
+    return dropped, merged
+
+
+def _conversation(messages: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Messages as (role, text, tool call ids): litellm's copy of a request and the one on
+    the wire differ in details (``content: None`` dropped, extra keys) but not in these."""
+    out = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
+        calls = tuple(
+            str(c.get("id")) for c in message.get("tool_calls") or [] if isinstance(c, dict)
+        )
+        out.append((str(message.get("role")), "" if content is None else text, calls))
+    return out
+
+
+def _wire_cost(fields: dict[str, Any]) -> float | None:
+    if not (fields.get("input_tokens") or fields.get("output_tokens")):
+        return None
+    from .prices import cost_usd
+
+    return cost_usd(
+        str(fields.get("model") or ""),
+        fields["input_tokens"],
+        fields["output_tokens"],
+        fields.get("provider"),
+    )
+
+
+def _link_tool_calls(steps: list[Step]) -> None:
+    """Give executed tool calls the id of the model tool call they answer, when unambiguous.
+
+    A tool execution answers the most recent LLM response that requested a call with the same
+    name (and, preferably, the same arguments) that no earlier execution claimed.
+    """
+    open_requests: list[RequestedToolCall] = []
+    for step in steps:
+        if isinstance(step, LLMCall) and step.requested_tool_calls:
+            open_requests = list(step.requested_tool_calls)
+        elif isinstance(step, ToolCall) and step.call_id is None and open_requests:
+            same_name = [r for r in open_requests if r.name == step.name]
+            exact = [r for r in same_name if r.arguments == step.arguments]
+            candidates = exact or same_name
+            if candidates:
+                chosen = candidates[0]
+                open_requests.remove(chosen)
+                step.call_id = chosen.id
+
+
+def derive_input(steps: list[Step]) -> Any:
+    for step in steps:
+        if isinstance(step, LLMCall):
+            users = [m for m in step.input_messages if m.get("role") == "user"]
+            return users[-1].get("content") if users else None
+    return None
+
+
+def derive_output(steps: list[Step]) -> Any:
+    for step in reversed(steps):
+        if isinstance(step, LLMCall) and step.ok and not step.requested_tool_calls:
+            return step.output_text
+    return None

@@ -1,0 +1,87 @@
+"""USD cost of an LLM call from litellm's price table, without importing litellm if it can.
+
+``import litellm`` costs seconds.  A test suite that talks to models through the raw openai or
+anthropic SDK (captured on the wire) should not pay that just to price its calls, so when
+litellm is not imported yet the price table is read straight from the JSON file litellm ships
+(``model_prices_and_context_window_backup.json``, the table litellm itself uses with
+``LITELLM_LOCAL_MODEL_COST_MAP=True``).  Once litellm is imported, its own ``cost_per_token``
+is used, so both paths agree with what litellm reports for its own calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+_TABLE = "model_prices_and_context_window_backup.json"
+_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$|-\d{8}$")
+
+
+@functools.cache
+def _bundled_table() -> dict[str, Any]:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    for location in spec.submodule_search_locations:
+        path = Path(location) / _TABLE
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def _entry(model: str, provider: str | None) -> dict[str, Any] | None:
+    table = _bundled_table()
+    names = [model]
+    if provider and "/" not in model:
+        names.append(f"{provider}/{model}")
+    if "/" in model:
+        names.append(model.split("/", 1)[1])
+    names += [_DATED.sub("", name) for name in names if _DATED.search(name)]
+    for name in names:
+        entry = table.get(name)
+        if isinstance(entry, dict) and "input_cost_per_token" in entry:
+            return entry
+    return None
+
+
+def cost_usd(
+    model: str, input_tokens: int, output_tokens: int, provider: str | None = None
+) -> float | None:
+    """The call's cost, or None when the model is not in the price table."""
+    if "litellm" in sys.modules:
+        cost = _litellm_cost(model, input_tokens, output_tokens)
+        if cost is None and provider and "/" not in model:
+            cost = _litellm_cost(f"{provider}/{model}", input_tokens, output_tokens)
+        if cost is not None:
+            return cost
+    entry = _entry(model, provider)
+    if entry is None:
+        return None
+    prompt = float(entry.get("input_cost_per_token") or 0.0)
+    completion = float(entry.get("output_cost_per_token") or 0.0)
+    return input_tokens * prompt + output_tokens * completion
+
+
+def _litellm_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """The cost by litellm's own ``cost_per_token``, or None when the model is not priced."""
+    # Keep litellm's cost lookups local and reproducible unless the user decided otherwise.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+
+        prompt, completion = litellm.cost_per_token(
+            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+        )
+    except Exception:
+        return None
+    return float(prompt) + float(completion)

@@ -1,0 +1,56 @@
+"""The pytest side of recording: the ``agent_trace`` fixture and which tests record.
+
+A test records when it requests ``agent_trace``, or when something needs its trajectory (the
+``agentops`` marker, a policy, a judge marker): :func:`request_recording` adds the fixture at
+collection, so tests that record nothing pay nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_agentops._markers import recording_args
+from pytest_agentops._stash import RECORDER_KEY, SETTINGS_KEY, TRAJECTORY_KEY
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+
+def request_recording(item: pytest.Item) -> None:
+    """Make the test use the ``agent_trace`` fixture as if it had asked for it."""
+    names = getattr(item, "fixturenames", None)
+    if names is not None and "agent_trace" not in names:
+        names.append("agent_trace")
+
+
+def agent_trace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """The ``agent_trace`` fixture's body: a recorder active for the whole test, with the
+    test cassette's tool tape; its trajectory is kept and announced after the test."""
+    from .recorder import Recorder
+
+    item = request.node
+    settings = request.config.stash[SETTINGS_KEY]
+    name, metadata = recording_args(item)
+    if settings.capture_litellm:
+        from .litellm import activate
+
+        activate()
+    cassette = request.getfixturevalue("agentops_cassette")
+    recorder = Recorder(
+        name=name or item.nodeid,
+        metadata=metadata,
+        capture_litellm=settings.capture_litellm,
+        tool_tape=cassette.tape if cassette is not None else None,
+    )
+    recorder.start()
+    item.stash[RECORDER_KEY] = recorder
+    try:
+        yield recorder
+    finally:
+        recorder.stop()
+        trajectory = recorder.trajectory
+        item.stash[TRAJECTORY_KEY] = trajectory
+        request.config.hook.pytest_agentops_trajectory_recorded(item=item, trajectory=trajectory)

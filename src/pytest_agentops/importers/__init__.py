@@ -1,1 +1,0 @@
-"""Importers turn traces captured elsewhere into :class:`~pytest_agentops.Trajectory`."""

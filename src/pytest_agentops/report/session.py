@@ -1,0 +1,143 @@
+"""Per-session collection of recorded tests, feeding the summary, the JSON report and xdist.
+
+Each process collects one entry per recorded test when the test's teardown report is made
+(so a failing test is reported with its trajectory too).  Under pytest-xdist a worker ships its
+entries to the controller as one JSON string in ``config.workeroutput``; the controller merges
+them in ``pytest_testnodedown``, keyed by node id, so nothing is lost or counted twice.
+
+Loaded by ``pytest_configure`` on every run, so it imports no pydantic: report models are
+imported only when there is something to report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_agentops._stash import PHASES_KEY, TRAJECTORY_KEY, VERDICTS_KEY, VIOLATIONS_KEY
+
+if TYPE_CHECKING:
+    from pytest_agentops.settings import Settings
+
+    from .model import Report
+
+_WORKER_KEY = "agentops"
+
+
+def _phase_outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome
+
+
+def overall_outcome(phases: dict[str, str]) -> str:
+    setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
+    if setup == "failed":
+        return "error"
+    if setup in ("skipped", "xfailed"):
+        return setup
+    if call == "failed":
+        return "failed"
+    if teardown == "failed":
+        return "error"
+    return call or setup or "passed"
+
+
+def _dumped(item: pytest.Item, key: pytest.StashKey[Any]) -> list[dict[str, Any]]:
+    """A test's violations or verdicts as JSON data (what workers send to the controller)."""
+    return [model.model_dump(mode="json") for model in item.stash.get(key, [])]
+
+
+class AgentopsSession:
+    """Registered as a plugin object by ``pytest_configure`` (one per pytest process)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._redactor: Any = None
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    # ---- collection ---------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        phases = item.stash.setdefault(PHASES_KEY, {})
+        phases[report.when] = _phase_outcome(report)
+        if report.when != "teardown":
+            return
+        trajectory = item.stash.get(TRAJECTORY_KEY, None)
+        if trajectory is None or not self.settings.enabled:
+            return
+        # Reports are files: secrets out first (the user's hook, then the built-in redaction).
+        self.config.hook.pytest_agentops_redact(interaction=None, trajectory=trajectory, item=item)
+        if self._redactor is None:
+            from pytest_agentops.redact import Redactor
+
+            self._redactor = Redactor()
+        self.entries[item.nodeid] = {
+            "nodeid": item.nodeid,
+            "outcome": overall_outcome(phases),
+            "trial": None,
+            "trajectory": self._redactor.value(trajectory.to_jsonable()),
+            "totals": trajectory.totals().model_dump(),
+            "violations": _dumped(item, VIOLATIONS_KEY),
+            "verdicts": _dumped(item, VERDICTS_KEY),
+        }
+
+    # ---- xdist --------------------------------------------------------------------------
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        payload = output.get(_WORKER_KEY)
+        if payload:
+            for entry in json.loads(payload):
+                self.entries[entry["nodeid"]] = entry
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            if self.entries:
+                workeroutput: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
+                workeroutput[_WORKER_KEY] = json.dumps(list(self.entries.values()))
+            return
+        if self.settings.report_path is not None:
+            self.write_report()
+
+    # ---- output -------------------------------------------------------------------------
+    def build_report(self) -> Report:
+        from .model import build_report
+
+        return build_report(list(self.entries.values()))
+
+    def write_report(self) -> None:
+        from pytest_agentops._util import atomic_write_text
+
+        path = self.settings.report_path
+        assert path is not None
+        data = self.build_report().model_dump(mode="json", exclude_none=False)
+        self.config.hook.pytest_agentops_report(report=data)
+        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def pytest_report_header(self, config: pytest.Config) -> str | None:
+        if not self.settings.enabled:
+            return None
+        parts = ["summary" if self.settings.summary else ""]
+        if self.settings.report_path is not None:
+            parts.append(f"report -> {self.settings.report_path}")
+        return "agentops: " + ", ".join(p for p in parts if p)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or not self.settings.summary:
+            return
+        from .summary import write_summary
+
+        write_summary(terminalreporter, self.build_report(), self.settings)

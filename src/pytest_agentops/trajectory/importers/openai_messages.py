@@ -1,0 +1,88 @@
+"""OpenAI chat-completions messages -> trajectory data.
+
+Each assistant message becomes an ``llm`` step (its input is the conversation before it); each
+``role: tool`` (or legacy ``role: function``) message becomes a ``tool`` step whose name and
+arguments come from the assistant tool call it answers.  A tool result counts as an error when
+the message says so (``is_error: true`` or ``status: "error"``), when its content is a JSON object
+with a non-empty top-level ``error``, or when its text starts with ``Error`` / ``Exception``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_agentops.errors import TrajectoryLoadError
+from pytest_agentops.trajectory.openai_format import requested_calls, text_of, tool_outcome
+
+
+def trajectory_from_openai_messages(
+    messages: list[dict[str, Any]],
+    *,
+    model: str = "unknown",
+    name: str | None = None,
+    source: str = "<messages>",
+) -> dict[str, Any]:
+    """The trajectory of a conversation, as data for ``Trajectory.model_validate``."""
+    steps: list[dict[str, Any]] = []
+    pending: dict[str, dict[str, Any]] = {}
+    legacy_pending: list[dict[str, Any]] = []
+    first_user: Any = None
+    final_output: Any = None
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message:
+            raise TrajectoryLoadError(
+                f"{source}: message [{index}] is not a chat message: expected an object with "
+                f"`role` and `content`, got {message!r:.80}"
+            )
+        role = message["role"]
+        if role == "user" and first_user is None:
+            first_user = text_of(message.get("content"))
+        if role == "assistant":
+            calls = requested_calls(message)
+            steps.append(
+                {
+                    "kind": "llm",
+                    "model": str(message.get("model") or model),
+                    "input_messages": [dict(m) for m in messages[:index]],
+                    "output_message": dict(message),
+                    "requested_tool_calls": calls,
+                }
+            )
+            for call in calls:
+                if call["id"] is not None:
+                    pending[call["id"]] = call
+                else:
+                    legacy_pending.append(call)
+            if not calls and message.get("content"):
+                final_output = text_of(message.get("content"))
+        elif role in ("tool", "function"):
+            call_id = message.get("tool_call_id")
+            requested = pending.pop(call_id, None) if call_id else None
+            if requested is None and role == "function" and legacy_pending:
+                requested = legacy_pending.pop(0)
+            tool_name = message.get("name") or (requested["name"] if requested else None)
+            if not tool_name:
+                raise TrajectoryLoadError(
+                    f"{source}: message [{index}] is a tool result for tool_call_id "
+                    f"{call_id!r}, but no earlier assistant message requested that call and "
+                    "the message has no `name`"
+                )
+            args = requested["arguments"] if requested else {}
+            result, error = tool_outcome(message)
+            steps.append(
+                {
+                    "kind": "tool",
+                    "name": str(tool_name),
+                    "arguments": args if isinstance(args, dict) else {"_raw": args},
+                    "result": result,
+                    "error": error,
+                    "call_id": call_id,
+                }
+            )
+    return {
+        "name": name,
+        "input": first_user,
+        "output": final_output,
+        "steps": steps,
+        "metadata": {"source_format": "openai-messages"},
+    }

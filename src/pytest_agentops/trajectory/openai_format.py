@@ -1,0 +1,98 @@
+"""The OpenAI chat-completions message format, as every capability reads it.
+
+Messages are ``{"role", "content", "tool_calls"?, "tool_call_id"?}`` dicts; this module reads
+their text, the tool calls an assistant message requests and the outcome a tool message
+reports.  Plain dicts in, plain dicts out (standard library only): the recorder, the wire
+capture, the importers and the policy detectors all read messages through it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_ERROR_PREFIX = re.compile(r"^\s*(error|exception)\b", re.IGNORECASE)
+
+
+def text_of(content: Any) -> Any:
+    """The text of a message content (string, or a list of content parts); other content as
+    it is."""
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, dict) and "text" in p]
+        return "".join(parts) if parts else content
+    return content
+
+
+def message_text(message: dict[str, Any] | None) -> str:
+    """All the text of a message, for scanning: string content, or its text parts one per
+    line ("" when it has none)."""
+    content = (message or {}).get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [part.get("text") if isinstance(part, dict) else part for part in content]
+        return "\n".join(part for part in parts if isinstance(part, str))
+    return ""
+
+
+def parse_arguments(raw: Any) -> dict[str, Any] | str:
+    """A tool call's arguments: the JSON object, or the raw text when it is not one."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return str(raw)
+    return value if isinstance(value, dict) else str(raw)
+
+
+def requested_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool calls an assistant message requests, as ``{"id", "name", "arguments"}``
+    (``tool_calls``, and the legacy ``function_call``)."""
+    calls = []
+    for tc in message.get("tool_calls") or []:
+        fn = tc.get("function") or {}
+        calls.append(
+            {
+                "id": tc.get("id"),
+                "name": str(fn.get("name", "")),
+                "arguments": parse_arguments(fn.get("arguments")),
+            }
+        )
+    legacy = message.get("function_call")
+    if legacy:
+        calls.append(
+            {
+                "id": None,
+                "name": str(legacy.get("name", "")),
+                "arguments": parse_arguments(legacy.get("arguments")),
+            }
+        )
+    return calls
+
+
+def tool_outcome(message: dict[str, Any]) -> tuple[Any, str | None]:
+    """A tool message's result (JSON content parsed) and error, if it reports one.
+
+    An error is reported by ``is_error: true`` or ``status: "error"``, by content that is a
+    JSON object with a non-empty ``error``, or by text starting with ``Error``/``Exception``.
+    """
+    content = text_of(message.get("content"))
+    result: Any = content
+    if isinstance(content, str):
+        try:
+            result = json.loads(content)
+        except ValueError:
+            result = content
+    flagged = message.get("is_error") is True or message.get("status") == "error"
+    if isinstance(result, dict) and result.get("error"):
+        err = result["error"]
+        return result, err if isinstance(err, str) else json.dumps(err, sort_keys=True)
+    if isinstance(content, str) and _ERROR_PREFIX.match(content):
+        return result, content.strip()
+    if flagged:
+        return result, content if isinstance(content, str) and content else "tool reported an error"
+    return result, None
