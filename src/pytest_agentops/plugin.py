@@ -160,9 +160,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     Done at collection rather than with an autouse fixture, so unmarked tests pay nothing.
     """
-    from .policy.pytest_side import collect_policies, wanted
+    if config.getini("agentops_policies") or any(
+        item.get_closest_marker("agentops_policy") for item in items
+    ):
+        from .policy.pytest_side import collect_policies
 
-    if wanted(config, items):
         collect_policies(config, items)
     for item in items:
         if item.get_closest_marker("agentops_judge") is not None:

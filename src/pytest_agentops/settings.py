@@ -21,24 +21,11 @@ RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 JUDGE_MODEL = "gpt-4o-mini"
 JUDGE_THRESHOLD = 0.7
 
-#: ini key -> (default as written in an ini file, help): the judge's settings.
-JUDGE_INI = {
-    "agentops_judge_model": (JUDGE_MODEL, "litellm model of the LLM judge"),
-    "agentops_judge_api_base": ("", "API base URL of the judge model (e.g. a local server)"),
-    "agentops_judge_threshold": (
-        str(JUDGE_THRESHOLD),
-        "default passing score of agent_judge (0 to 1)",
-    ),
-    "agentops_judge_temperature": ("0", "sampling temperature of the judge"),
-    "agentops_judge_retries": ("3", "retries of a judge call after a provider error"),
-    "agentops_judge_backoff": ("1.0", "first retry delay in seconds (doubles each time)"),
-    "agentops_judge_timeout": ("60", "timeout of one judge call in seconds"),
-}
-
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    """LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``)."""
+    """LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``); the field
+    defaults are the judge's defaults everywhere (ini keys, markers, ``JudgeRequest``)."""
 
     enabled: bool = True
     model: str = JUDGE_MODEL
@@ -48,6 +35,29 @@ class JudgeSettings:
     retries: int = 3
     backoff_s: float = 1.0
     timeout_s: float = 60.0
+
+
+_JUDGE = JudgeSettings()
+
+#: ini key -> (default as written in an ini file, help): the judge's settings.
+JUDGE_INI = {
+    "agentops_judge_model": (_JUDGE.model, "litellm model of the LLM judge"),
+    "agentops_judge_api_base": ("", "API base URL of the judge model (e.g. a local server)"),
+    "agentops_judge_threshold": (
+        f"{_JUDGE.threshold:g}",
+        "default passing score of agent_judge (0 to 1)",
+    ),
+    "agentops_judge_temperature": (f"{_JUDGE.temperature:g}", "sampling temperature of the judge"),
+    "agentops_judge_retries": (
+        str(_JUDGE.retries),
+        "retries of a judge call after a provider error",
+    ),
+    "agentops_judge_backoff": (
+        f"{_JUDGE.backoff_s:.1f}",
+        "first retry delay in seconds (doubles each time)",
+    ),
+    "agentops_judge_timeout": (f"{_JUDGE.timeout_s:g}", "timeout of one judge call in seconds"),
+}
 
 
 @dataclass(frozen=True)

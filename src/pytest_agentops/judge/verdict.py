@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_agentops._util import abridge
-from pytest_agentops.settings import JUDGE_MODEL, JUDGE_THRESHOLD
+from pytest_agentops.settings import JudgeSettings
 
 if TYPE_CHECKING:
     from pytest_agentops.trajectory.model import Trajectory
+
+_DEFAULTS = JudgeSettings()
 
 # ---- verdicts --------------------------------------------------------------------------------
 
@@ -99,17 +101,17 @@ class JudgeRequest:
     subject: str
     criteria: str
     rubric: list[tuple[str, float]] = field(default_factory=list)
-    threshold: float = JUDGE_THRESHOLD
-    model: str = JUDGE_MODEL
+    threshold: float = _DEFAULTS.threshold
+    model: str = _DEFAULTS.model
     samples: int = 1
-    temperature: float = 0.0
+    temperature: float = _DEFAULTS.temperature
     on: str = "text"
     api_base: str | None = None
     #: More litellm ``completion`` arguments (the ``agentops_judge_config`` fixture).
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
-    retries: int = 3
-    backoff_s: float = 1.0
-    timeout_s: float = 60.0
+    retries: int = _DEFAULTS.retries
+    backoff_s: float = _DEFAULTS.backoff_s
+    timeout_s: float = _DEFAULTS.timeout_s
     #: Whether a recorded cassette can answer (then no API key is needed).
     replaying: bool = False
     #: The trajectory the subject was rendered from, when there is one.

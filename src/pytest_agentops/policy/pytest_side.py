@@ -54,13 +54,6 @@ def _resolve(written: str, test_dir: Path, rootdir: Path, nodeid: str) -> Path:
     )
 
 
-def wanted(config: pytest.Config, items: list[pytest.Item]) -> bool:
-    """Whether any test has policies (ini ``agentops_policies``, ``agentops_policy`` markers)."""
-    return bool(config.getini("agentops_policies")) or any(
-        item.get_closest_marker("agentops_policy") for item in items
-    )
-
-
 def collect_policies(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Resolve, load and validate every test's policies; store them on the items."""
     from pytest_agentops.errors import PolicyError
