@@ -43,7 +43,10 @@ ASYNC_LOST = (
 #: How long reading a trajectory waits for litellm to deliver outstanding completion events.
 FLUSH_TIMEOUT_S = 5.0
 
-_wall_clock, _clock = time.time, time.perf_counter  # one lookup less per step (hot path)
+# Hot path helpers, bound once.  (Calling `CURRENT_PARENT.get()` on the imported name would
+# compile to LOAD_ATTR, not LOAD_METHOD, in CPython 3.11: a bound method made on every call.)
+_wall_clock, _clock = time.time, time.perf_counter
+_parent, _enter, _leave = CURRENT_PARENT.get, CURRENT_PARENT.set, CURRENT_PARENT.reset
 
 
 class StepRecord:
@@ -167,7 +170,7 @@ class Recorder:
         rec = StepRecord(
             "tool",
             f"s{next(self._ids)}",
-            CURRENT_PARENT.get(),
+            _parent(),
             {"name": name, "arguments": arguments},
         )
         self._records.append(rec)
@@ -180,7 +183,7 @@ class Recorder:
             elif replayed is None:
                 rec.store = tape.record
         rec.replayed = replayed
-        rec.token = CURRENT_PARENT.set(rec.id)
+        rec.token = _enter(rec.id)
         return rec
 
     def tool_finished(self, rec: StepRecord, result: Any, exc: BaseException | None) -> None:
@@ -196,7 +199,7 @@ class Recorder:
             self.tool_tape.store(fields, result, exc)
         token, rec.token = rec.token, None  # a kept token would cost the GC on every call
         try:  # noqa: SIM105  (hot path: contextlib.suppress costs a context manager per call)
-            CURRENT_PARENT.reset(token)
+            _leave(token)
         except ValueError:  # finished in another context than it started (rare): leave it
             pass
 
@@ -208,7 +211,7 @@ class Recorder:
         rec.done = True
         token, rec.token = rec.token, None
         try:  # noqa: SIM105
-            CURRENT_PARENT.reset(token)
+            _leave(token)
         except ValueError:
             pass
         if recorded.error is not None:
@@ -221,7 +224,7 @@ class Recorder:
     def wire_llm_call(self, fields: LLMFields, started: float, duration_ms: float) -> None:
         """An LLM call seen on the wire (``started``: wall-clock time); kept once when litellm
         reported it too."""
-        rec = StepRecord("llm", self._next_id(), CURRENT_PARENT.get(), dict(fields))
+        rec = StepRecord("llm", self._next_id(), _parent(), dict(fields))
         rec.wall0 = started
         rec.fields.setdefault("duration_ms", duration_ms)
         rec.origin = "wire"
@@ -232,7 +235,7 @@ class Recorder:
     def llm_started(self, call_id: str, fields: LLMFields, is_async: bool) -> None:
         """A litellm call starts (in the caller's context: this fixes its place and parent);
         its completion arrives later, maybe from another thread, through :meth:`llm_finished`."""
-        rec = StepRecord("llm", self._next_id(), CURRENT_PARENT.get(), dict(fields))
+        rec = StepRecord("llm", self._next_id(), _parent(), dict(fields))
         rec.is_async = is_async
         with self._cond:
             self._pending[call_id] = rec
@@ -246,7 +249,7 @@ class Recorder:
             if call_id:
                 self._pending.pop(call_id, None)
             if rec is None:  # no pre-call event (e.g. a cache hit): record it now
-                rec = StepRecord("llm", self._next_id(), CURRENT_PARENT.get(), {})
+                rec = StepRecord("llm", self._next_id(), _parent(), {})
                 self._records.append(rec)
             elif rec.fields.get("error", "").startswith(LATE):  # arrived after all
                 del rec.fields["error"]
@@ -392,17 +395,17 @@ class Recorder:
     @contextmanager
     def step(self, name: str, **attributes: Any) -> Iterator[str]:
         """A named span; tool and LLM calls made inside it become its children."""
-        rec = StepRecord("span", self._next_id(), CURRENT_PARENT.get(), {"name": name})
+        rec = StepRecord("span", self._next_id(), _parent(), {"name": name})
         rec.fields["attributes"] = jsonable(attributes)
         self._records.append(rec)
-        token = CURRENT_PARENT.set(rec.id)
+        token = _enter(rec.id)
         try:
             yield rec.id
         except BaseException as exc:
             rec.fields["error"] = error_text(exc)
             raise
         finally:
-            CURRENT_PARENT.reset(token)
+            _leave(token)
             rec.fields["duration_ms"] = (time.perf_counter() - rec.t0) * 1000
             rec.done = True
 
@@ -413,7 +416,7 @@ class Recorder:
         self._output, self._has_output = jsonable(value), True
 
     def _append_done(self, kind: str, fields: dict[str, Any]) -> str:
-        rec = StepRecord(kind, self._next_id(), CURRENT_PARENT.get(), fields)
+        rec = StepRecord(kind, self._next_id(), _parent(), fields)
         rec.done = True
         self._records.append(rec)
         return rec.id
