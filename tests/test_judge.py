@@ -381,3 +381,30 @@ def test_response_format_is_the_reply_models_schema_in_strict_form() -> None:
             [("a", 1.0), ("b", 1.0)],
         )
     assert parse_reply('```json\n{"reasoning": "ok", "score": 0.5}\n```', []).score == 0.5
+
+
+def test_a_test_that_only_uses_agent_judge_gets_a_cassette(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This judge config does not request agentops_cassette: the fixture alone must be enough.
+    project.makeconftest(
+        """
+import os
+import pytest
+from support_agent.fake_llm import FakeLLM
+
+@pytest.fixture
+def agentops_judge_config():
+    if os.environ.get("RECORD_JUDGE"):
+        with FakeLLM("judge") as server:
+            yield {"api_base": server.base_url}
+    else:
+        yield {"api_base": "http://127.0.0.1:9/v1"}
+"""
+    )
+    project.makepyfile(test_only=JUDGE_POLITE)
+    monkeypatch.setenv("RECORD_JUDGE", "1")
+    project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
+    assert (project.path / "cassettes" / "test_only" / "test_polite.yaml").is_file()
+    monkeypatch.delenv("RECORD_JUDGE")
+    project.runpytest().assert_outcomes(passed=1)  # replayed: the server is gone

@@ -151,3 +151,48 @@ def test_a_litellm_call_whose_completion_was_lost_is_filled_from_the_wire() -> N
     assert step.output_text == "re: a"
     assert step.input_tokens == 33
     assert step.response_id == "r1"
+
+
+def _litellm_call(recorder: Recorder, delivered: bool) -> None:
+    """One acompletion() as litellm and the wire see it; litellm's completion event may be
+    lost (the event loop closed first), which happens or not depending on timing."""
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": None}]
+    recorder.llm_started("id-a", llm_fields(model="gpt-4o-mini", input_messages=messages), True)
+    if delivered:
+        recorder.llm_finished(
+            "id-a",
+            llm_fields(
+                output_message={"role": "assistant", "content": "re: a"},
+                input_tokens=33,
+                output_tokens=2,
+                cost_usd=33 * 0.15e-6 + 2 * 0.6e-6,
+                response_id="r1",
+            ),
+        )
+    # the wire's copy of the request: the SDK left out the null content
+    recorder.wire_llm_call(
+        llm_fields(
+            model="gpt-4o-mini",
+            provider="openai",
+            input_messages=[{"role": "user", "content": "a"}, {"role": "assistant"}],
+            output_message={"role": "assistant", "content": "re: a"},
+            input_tokens=33,
+            output_tokens=2,
+            response_id="r1",
+        ),
+        0.0,
+        5.0,
+    )
+    recorder.abandon_pending("litellm did not report how this call ended: lost")
+
+
+def test_the_same_call_is_recorded_the_same_whether_litellm_reported_it_or_not() -> None:
+    steps = []
+    for delivered in (True, False):
+        recorder = Recorder()
+        _litellm_call(recorder, delivered)
+        (step,) = recorder.trajectory.llm_calls
+        steps.append(step.model_dump(exclude={"id", "started_at", "duration_ms", "provider"}))
+    assert steps[0] == steps[1]
+    assert steps[1]["cost_usd"] is not None
+    assert steps[1]["cost_usd"] == pytest.approx(33 * 0.15e-6 + 2 * 0.6e-6)

@@ -176,7 +176,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
             request_recording(item)
         names = getattr(item, "fixturenames", ())
-        if "agent_trace" in names or item.get_closest_marker("agentops_cassette") is not None:
+        if (
+            "agent_trace" in names
+            or "agent_judge" in names
+            or item.get_closest_marker("agentops_cassette") is not None
+        ):
             from .cassettes.pytest_side import prepare as prepare_cassette
 
             prepare_cassette(item)

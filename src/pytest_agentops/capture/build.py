@@ -46,9 +46,14 @@ def build_steps(records: list[StepRecord]) -> list[Step]:
     for rec in records:
         if rec.id in dropped:
             continue
-        if rec.origin == "wire" and "cost_usd" not in rec.fields:
-            rec.fields["cost_usd"] = _wire_cost(rec.fields)
-        fields = {k: v for k, v in merged.get(rec.id, rec.fields).items() if v is not None}
+        known = merged.get(rec.id)
+        if known is None:
+            known = rec.fields
+            if rec.kind == "llm" and rec.done and "cost_usd" not in known:
+                known["cost_usd"] = _price(known)  # once: kept on the record
+        elif "cost_usd" not in known:
+            known["cost_usd"] = _price(known)
+        fields = {k: v for k, v in known.items() if v is not None}
         if not rec.done and "duration_ms" not in fields:
             fields["error"] = fields.get("error") or "still running when the trajectory was read"
         steps.append(
@@ -80,10 +85,12 @@ def _deduplicate(records: list[StepRecord]) -> tuple[set[str], dict[str, dict[st
         paired.add(rec.id)
         dropped.add(http.id)
         if not rec.done or str(rec.fields.get("error") or "").startswith(LATE):
-            fields = {**rec.fields, **{k: v for k, v in http.fields.items() if v is not None}}
-            if "error" not in http.fields:
-                fields.pop("error", None)
-            fields["duration_ms"] = rec.fields.get("duration_ms", http.fields.get("duration_ms"))
+            # What litellm saw (its copy of the request) stays; the wire adds what litellm
+            # never reported, so the step reads the same as when litellm did report it.
+            fields = {k: v for k, v in http.fields.items() if v is not None and k != "cost_usd"}
+            fields.update((k, v) for k, v in rec.fields.items() if k != "error")
+            if "error" in http.fields:
+                fields["error"] = http.fields["error"]
             merged[rec.id] = fields
 
     by_id: dict[str, list[StepRecord]] = {}
@@ -132,15 +139,16 @@ def _conversation(messages: Any) -> list[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
-def _wire_cost(fields: dict[str, Any]) -> float | None:
+def _price(fields: dict[str, Any]) -> float | None:
+    """The cost of an LLM call by the price table (``None``: no tokens, or not priced)."""
     if not (fields.get("input_tokens") or fields.get("output_tokens")):
         return None
     from .prices import cost_usd
 
     return cost_usd(
         str(fields.get("model") or ""),
-        fields["input_tokens"],
-        fields["output_tokens"],
+        int(fields.get("input_tokens") or 0),
+        int(fields.get("output_tokens") or 0),
         fields.get("provider"),
     )
 

@@ -1,9 +1,9 @@
 """The pytest side of cassettes: which tests get one, where it lives, in which record mode,
 and the ``agentops_cassette`` fixture (no heavy imports until a test has a cassette).
 
-A test gets a cassette when it uses ``agent_trace`` (directly, or through the ``agentops``
-marker) or is marked ``agentops_cassette``; ``agentops_cassette(False)`` or ini
-``agentops_cassettes = false`` turn that off.  The file is
+A test gets a cassette when it uses ``agent_trace`` (directly, or through the ``agentops``,
+policy or judge markers) or ``agent_judge``, or is marked ``agentops_cassette``;
+``agentops_cassette(False)`` or ini ``agentops_cassettes = false`` turn that off.  The file is
 ``<cassette dir>/<test module path>/<class>/<test name>.yaml``.
 
 Record mode precedence: ``--agentops-record`` > ``agentops_cassette(record=...)`` > ini
@@ -102,9 +102,9 @@ def resolve_options(item: pytest.Item, settings: Settings) -> CassetteOptions | 
 
 
 def prepare(item: pytest.Item) -> None:
-    """At collection, for a test that records (uses ``agent_trace``) or is marked
-    ``agentops_cassette``: validate the marker, and set the cassette up before the test's
-    other fixtures."""
+    """At collection, for a test that records (uses ``agent_trace``), judges (uses
+    ``agent_judge``: judge calls replay from cassettes too) or is marked ``agentops_cassette``:
+    validate the marker, and set the cassette up before the test's other fixtures."""
     names = getattr(item, "fixturenames", None)
     if names is None:
         return
