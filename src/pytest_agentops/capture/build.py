@@ -2,14 +2,15 @@
 
 The recorder keeps plain records while the agent runs; reading the trajectory turns them into
 pydantic steps here: LLM calls seen both by litellm and on the wire are kept once, executed
-tool calls are linked to the model tool calls they answer, and the run's input and output are
-derived from its LLM calls when the test did not set them.
+tool calls are linked to the model tool calls they answer, tool calls that no ``@tool``
+observed are read from the conversation (:func:`_conversation_tool_calls`), and the run's
+input and output are derived from its LLM calls when the test did not set them.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentops.trajectory.model import (
@@ -20,6 +21,7 @@ from pytest_agentops.trajectory.model import (
     Step,
     ToolCall,
 )
+from pytest_agentops.trajectory.openai_format import tool_outcome, tool_results
 
 if TYPE_CHECKING:
     from .recorder import StepRecord
@@ -62,7 +64,60 @@ def build_steps(records: list[StepRecord]) -> list[Step]:
             )
         )
     _link_tool_calls(steps)
-    return steps
+    return _conversation_tool_calls(steps)
+
+
+def _conversation_tool_calls(steps: list[Step]) -> list[Step]:
+    """``steps`` with a ``ToolCall`` for each tool result an LLM request carried that answers
+    a call an earlier recorded response asked for, unless a step already answered it.
+
+    Such a call is placed just before the LLM call that carried its result, with the name and
+    arguments the model asked for, the result (or error) the message reports, the requesting
+    call's parent, and the time between the two LLM calls; ``source`` says where it came from.
+    Results of calls the run asked for last, which no further LLM call carried, are not known.
+    """
+    answered = {s.call_id for s in steps if isinstance(s, ToolCall) and s.call_id}
+    asked: dict[str, tuple[LLMCall, RequestedToolCall]] = {}
+    out: list[Step] = []
+    for step in steps:
+        if isinstance(step, LLMCall):
+            if asked:
+                for number, (call_id, message) in enumerate(
+                    (r for r in tool_results(step.input_messages) if r[0] in asked), start=1
+                ):
+                    if call_id in answered:
+                        continue
+                    answered.add(call_id)
+                    out.append(_read_tool_call(step, number, *asked[call_id], message))
+            for request in step.requested_tool_calls:
+                if request.id:
+                    asked[request.id] = (step, request)
+        out.append(step)
+    return out
+
+
+def _read_tool_call(
+    carrier: LLMCall, number: int, asker: LLMCall, request: RequestedToolCall, message: Any
+) -> ToolCall:
+    result, error = tool_outcome(message)
+    arguments = request.arguments
+    start = end = None
+    if asker.started_at is not None:
+        start = asker.started_at + timedelta(milliseconds=asker.duration_ms or 0.0)
+    if carrier.started_at is not None:
+        end = carrier.started_at
+    return ToolCall(
+        id=f"{carrier.id}.{number}",
+        parent_id=asker.parent_id,
+        started_at=start,
+        duration_ms=max((end - start).total_seconds() * 1000, 0.0) if start and end else None,
+        name=request.name,
+        arguments=arguments if isinstance(arguments, dict) else {"_raw": arguments},
+        result=result,
+        error=error,
+        call_id=request.id,
+        source="conversation",
+    )
 
 
 def _deduplicate(records: list[StepRecord]) -> tuple[set[str], dict[str, dict[str, Any]]]:

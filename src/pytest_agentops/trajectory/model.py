@@ -46,6 +46,9 @@ class ToolCall(_StepBase):
     error: str | None = None
     #: The id of the model's tool call this execution answers, when known.
     call_id: str | None = None
+    #: How the call was seen when it was not observed as it ran: ``"conversation"`` (read from
+    #: the tool result that the next LLM request carried; no ``@tool`` wrapped the function).
+    source: str | None = None
 
     @property
     def ok(self) -> bool:

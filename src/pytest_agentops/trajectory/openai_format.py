@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 _ERROR_PREFIX = re.compile(r"^\s*(error|exception)\b", re.IGNORECASE)
@@ -96,3 +97,29 @@ def tool_outcome(message: dict[str, Any]) -> tuple[Any, str | None]:
     if flagged:
         return result, content if isinstance(content, str) and content else "tool reported an error"
     return result, None
+
+
+def tool_results(messages: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(tool call id, tool message)`` of each tool result in a conversation: chat
+    ``role: tool`` messages, and Anthropic ``tool_result`` blocks (as tool messages)."""
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "tool" and message.get("tool_call_id"):
+            yield str(message["tool_call_id"]), message
+        elif role == "user" and isinstance(message.get("content"), list):
+            for block in message["content"]:
+                if (
+                    isinstance(block, dict)
+                    and block.get("type") == "tool_result"
+                    and block.get("tool_use_id")
+                ):
+                    yield (
+                        str(block["tool_use_id"]),
+                        {
+                            "role": "tool",
+                            "content": block.get("content"),
+                            "is_error": bool(block.get("is_error")),
+                        },
+                    )
