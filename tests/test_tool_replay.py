@@ -240,3 +240,54 @@ def test_agent(agent_trace):
     text = Path(project.path / "cassettes" / "test_agent" / "test_agent.yaml").read_text()
     assert secret not in text
     assert "<REDACTED>" in text
+
+
+def test_arguments_that_are_not_data_are_left_out_of_the_replay_key(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_agent="""
+from pytest_agentops import tool
+
+class Session:  # repr differs every run (an address)
+    pass
+
+@tool
+def fetch(session, order_id):
+    return {"order_id": order_id}
+
+def test_agent(agent_trace):
+    assert fetch(Session(), "A1") == {"order_id": "A1"}
+    assert fetch(Session(), "A2") == {"order_id": "A2"}
+"""
+    )
+    result = project.runpytest("--agentops-record=once")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*@tool fetch: argument 'session' is a Session, not JSON data: it is left out*"]
+    )
+    assert [t["arguments"] for t in _tape(project)["tools"]] == [
+        {"order_id": "A1"},
+        {"order_id": "A2"},
+    ]
+    project.runpytest().assert_outcomes(passed=1, warnings=1)  # replayed: no miss
+
+
+def test_results_that_cannot_be_json_warn_and_run_for_real(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_agent="""
+from pytest_agentops import tool
+
+@tool
+def make_loop():
+    loop = []
+    loop.append(loop)
+    return loop
+
+def test_agent(agent_trace):
+    assert make_loop()[0][0] is not None
+"""
+    )
+    result = project.runpytest("--agentops-record=once")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*@tool make_loop returned a list, which is not JSON data*"])

@@ -128,3 +128,113 @@ def test_unserialisable_results_become_their_repr() -> None:
 def test_tool_rejects_non_callables() -> None:
     with pytest.raises(TypeError, match="decorates a function"):
         tool(42)  # type: ignore[call-overload]
+
+
+# ---- framework context parameters, values that are not data ----------------------------------
+
+
+class RunContext:  # named like pydantic-ai's; holds a cycle, like the real one
+    def __init__(self) -> None:
+        self.me = self
+
+    def __class_getitem__(cls, item: object) -> type:
+        return cls
+
+
+class RunContextWrapper(RunContext):  # named like openai-agents'
+    pass
+
+
+class InjectedToolCallId:  # named like LangChain's marker for Annotated[str, ...]
+    pass
+
+
+def test_framework_context_parameters_are_not_arguments() -> None:
+    from typing import Annotated, Any
+
+    @tool
+    def pydantic_ai_tool(ctx: RunContext[Any], city: str) -> str:
+        return city
+
+    @tool
+    def agents_tool(wrapper: RunContextWrapper[Any], city: str) -> str:
+        return city
+
+    @tool
+    def langchain_tool(
+        city: str,
+        config: RunnableConfig,  # type: ignore[name-defined]  # noqa: F821
+        call_id: Annotated[str, InjectedToolCallId],
+        callbacks: Any = None,
+    ) -> str:
+        return city
+
+    def evaluated(ctx, city, call_id):  # type: ignore[no-untyped-def]
+        return city
+
+    # annotations as objects (this module's are strings: `from __future__ import annotations`)
+    evaluated.__annotations__ = {
+        "ctx": RunContext[Any],
+        "city": str,
+        "call_id": Annotated[str, InjectedToolCallId],
+    }
+    evaluated_tool = tool(evaluated)
+
+    with Recorder() as rec:
+        pydantic_ai_tool(RunContext(), "Paris")
+        agents_tool(RunContextWrapper(), city="Paris")
+        langchain_tool(city="Paris", config={"tags": []}, call_id="c1", callbacks=object())
+        evaluated_tool(RunContext(), "Paris", call_id="c2")
+    assert [c.arguments for c in rec.trajectory.tool_calls] == [{"city": "Paris"}] * 4
+
+
+def test_exclude_leaves_parameters_out() -> None:
+    @tool(exclude=["session"])
+    def lookup(session: object, order_id: str) -> str:
+        return order_id
+
+    with Recorder() as rec:
+        lookup(object(), "A1")
+        lookup(session=object(), order_id="A2")
+    assert [c.arguments for c in rec.trajectory.tool_calls] == [
+        {"order_id": "A1"},
+        {"order_id": "A2"},
+    ]
+    with pytest.raises(TypeError, match=r"exclude=\['sesion'\].*parameters: session, order_id"):
+        tool(exclude=["sesion"])(lookup.__wrapped__)
+
+
+def test_values_that_cannot_be_json_never_raise() -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    deep: list[object] = []
+    level = deep
+    for _ in range(5000):
+        level.append([])
+        level = level[0]  # type: ignore[assignment]
+
+    class BadRepr:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    @tool
+    def echo(value: object) -> object:
+        return value
+
+    with Recorder() as rec:
+        for value in (cyclic, deep, {"ctx": RunContext()}, BadRepr()):
+            assert echo(value) is value
+    steps = rec.trajectory.tool_calls
+    assert len(steps) == 4
+    assert all(step.ok for step in steps)
+    assert "cycle" in str(steps[0].result)
+    assert "BadRepr" in str(steps[3].result)
+    rec.trajectory.dump()  # and they can be written
+
+
+def test_tool_above_the_frameworks_decorator_says_to_put_it_beneath() -> None:
+    class FunctionTool:  # what openai-agents' @function_tool returns: not callable
+        name = "get_weather"
+
+    with pytest.raises(TypeError, match="Put @tool beneath the framework's decorator"):
+        tool(FunctionTool())  # type: ignore[call-overload]

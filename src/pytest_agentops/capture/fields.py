@@ -16,8 +16,69 @@ from pytest_agentops.trajectory.model import RequestedToolCall
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-compatible copy of ``value`` (objects that JSON cannot hold become their repr)."""
-    return to_jsonable_python(value, fallback=repr, serialize_unknown=True)
+    """A JSON-compatible copy of ``value``: objects JSON cannot hold become their repr, and
+    nothing raises (cycles, absurd depth and a ``__repr__`` that fails are written as such)."""
+    try:
+        return to_jsonable_python(value, fallback=repr, serialize_unknown=True)
+    except Exception:  # "Circular reference detected", "Maximum serialization depth", ...
+        return _walk(value, 0, set())
+
+
+def jsonable_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`jsonable` of each argument, and the type names of those that are not data
+    (objects only their repr could stand for: e.g. a session or a framework's context)."""
+    out: dict[str, Any] = {}
+    loose: dict[str, str] = {}
+    for name, value in arguments.items():
+        seen: list[str] = []
+
+        def note(obj: Any, seen: list[str] = seen) -> str:
+            seen.append(type(obj).__name__)
+            return _repr(obj)
+
+        try:
+            out[name] = to_jsonable_python(value, fallback=note, serialize_unknown=True)
+        except Exception:
+            out[name] = _walk(value, 0, set())
+            seen.append(type(value).__name__)
+        if seen:
+            loose[name] = seen[0] if seen[0] != "object" else type(value).__name__
+    return out, loose
+
+
+_MAX_DEPTH = 200
+
+
+def _walk(value: Any, depth: int, path: set[int]) -> Any:
+    """:func:`jsonable` by hand, for what pydantic-core refused: cycles become ``"<cycle>"``,
+    values deeper than 200 levels ``"<too deep>"``."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if id(value) in path:
+        return "<cycle>"
+    if depth >= _MAX_DEPTH:
+        return "<too deep>"
+    if isinstance(value, dict):
+        path.add(id(value))
+        out = {str(k): _walk(v, depth + 1, path) for k, v in list(value.items())}
+        path.discard(id(value))
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        path.add(id(value))
+        items = [_walk(v, depth + 1, path) for v in list(value)]
+        path.discard(id(value))
+        return items
+    try:
+        return to_jsonable_python(value, fallback=_repr, serialize_unknown=True)
+    except Exception:
+        return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__} object>"
 
 
 class LLMFields(TypedDict, total=False):

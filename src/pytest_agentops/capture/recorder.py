@@ -31,7 +31,7 @@ from pytest_agentops.trajectory.model import Trajectory
 
 from .active import ACTIVE, CURRENT_PARENT
 from .build import LATE, build_steps, derive_input, derive_output, wall
-from .fields import LLMFields, jsonable, llm_fields
+from .fields import LLMFields, jsonable, jsonable_arguments, llm_fields
 from .tape import RUN_REAL, RecordedToolCall, ToolTape, rebuild_exception
 
 ASYNC_LOST = (
@@ -166,23 +166,28 @@ class Recorder:
         recorded outcome: finish with :meth:`tool_replayed` instead of running the tool.
         Otherwise run it and finish with :meth:`tool_finished`.
         """
-        arguments = jsonable(arguments)
-        rec = StepRecord(
-            "tool",
-            f"s{next(self._ids)}",
-            _parent(),
-            {"name": name, "arguments": arguments},
-        )
-        self._records.append(rec)
         tape = self.tool_tape
-        replayed = None
-        if tape is not None and replayable and tape.handles(name):
-            replayed = tape.take(name, arguments)
+        if tape is None or not replayable or not tape.handles(name):
+            rec = StepRecord(
+                "tool",
+                f"s{next(self._ids)}",
+                _parent(),
+                {"name": name, "arguments": jsonable(arguments)},
+            )
+            self._records.append(rec)
+            rec.replayed = None
+        else:
+            data, loose = jsonable_arguments(arguments)
+            rec = StepRecord(
+                "tool", f"s{next(self._ids)}", _parent(), {"name": name, "arguments": data}
+            )
+            self._records.append(rec)
+            replayed = tape.take(name, data, loose)
             if replayed is RUN_REAL:
                 replayed = None
             elif replayed is None:
                 rec.store = tape.record
-        rec.replayed = replayed
+            rec.replayed = replayed
         rec.token = _enter(rec.id)
         return rec
 

@@ -137,6 +137,8 @@ class ToolTape:
         self._keys = [arguments_key(c.name, c.arguments) for c in self.recorded]
         self._lock = threading.Lock()
         self.misses: list[str] = []
+        #: Per tool, the arguments left out of its replay key (they are not data).
+        self.loose: dict[str, set[str]] = {}
 
     @property
     def dirty(self) -> bool:
@@ -145,14 +147,20 @@ class ToolTape:
     def handles(self, name: str) -> bool:
         return name not in self.real_tools
 
-    def take(self, name: str, arguments: dict[str, Any]) -> RecordedToolCall | None:
+    def take(
+        self, name: str, arguments: dict[str, Any], loose: dict[str, str] | None = None
+    ) -> RecordedToolCall | None:
         """The recording that answers this call, or ``None`` to run the tool for real.
 
+        ``loose``: the arguments that are not data (name -> type name), which cannot be
+        compared from one run to the next: they are left out of the key (with a warning).
         Raises (through ``on_miss``) when the call is not recorded and recording is off.
         """
+        if loose:
+            self._leave_out(name, loose)
         if not self.replay and self.record:
             return None
-        key = arguments_key(name, self._redact(arguments))
+        key = arguments_key(name, self._redact(self._key_arguments(name, arguments)))
         with self._lock:
             for index, recorded_key in enumerate(self._keys):
                 if not self._played[index] and recorded_key == key:
@@ -165,6 +173,26 @@ class ToolTape:
         if self._on_miss is None:
             raise ReplayedToolError(f"tool call {name}({arguments}) is not recorded")
         raise self._on_miss(name, arguments, unplayed)
+
+    def _leave_out(self, name: str, loose: dict[str, str]) -> None:
+        known = self.loose.setdefault(name, set())
+        for argument, kind in loose.items():
+            if argument in known:
+                continue
+            known.add(argument)
+            warnings.warn(
+                f"@tool {name}: argument {argument!r} is a {kind}, not JSON data: it is left out "
+                "of the replay key (calls are matched on their other arguments) and of the "
+                "cassette. If it is a framework's context or a client, leave it out of the "
+                f"recording too: @tool(exclude=[{argument!r}]).",
+                stacklevel=4,
+            )
+
+    def _key_arguments(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        loose = self.loose.get(name)
+        if not loose:
+            return arguments
+        return {k: v for k, v in arguments.items() if k not in loose}
 
     def store(self, step: Mapping[str, Any], raw_result: Any, exc: BaseException | None) -> None:
         """Add a finished tool call (its step fields) to the tape, secrets redacted.
@@ -188,7 +216,7 @@ class ToolTape:
         duration_ms = step.get("duration_ms")
         call = RecordedToolCall(
             name=name,
-            arguments=self._redact(step["arguments"]),
+            arguments=self._redact(self._key_arguments(name, step["arguments"])),
             result=self._redact(step.get("result")),
             error=self._redact(error) if error is not None else None,
             error_type=exception_type(exc) if exc is not None else None,
