@@ -431,3 +431,43 @@ def test_tool_names_comparison_gets_an_aligned_diff(pytester: pytest.Pytester) -
             "E *   3  refund",
         ]
     )
+
+
+def test_unpriced_models_show_question_marks_and_warn_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_agent="""
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_private_model(agent_trace, n):
+            agent_trace.llm_call("my-private-model", input_tokens=100, output_tokens=10)
+
+        def test_mixed(agent_trace):
+            agent_trace.llm_call("gpt-4o-mini", input_tokens=1000, output_tokens=100)
+            agent_trace.llm_call("my-private-model", input_tokens=100, output_tokens=10)
+        """
+    )
+    result = pytester.runpytest("--agentops", "--agentops-report=report.json")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no price for the LLM model 'my-private-model'*litellm.register_model*",
+            "*= agentops summary =*",
+            "passed*?*test_agent.py::test_private_model[[]1[]]",
+            "passed*$0.000*+?*test_agent.py::test_mixed",
+            "*$0.000*+?*TOTAL (3 tests)",
+            "cost is partial: 3 LLM calls have no price (models: my-private-model)*",
+        ]
+    )
+    data = json.loads((pytester.path / "report.json").read_text())
+    steps = [s for t in data["tests"] for s in t["trajectory"]["steps"]]
+    assert [s["cost_usd"] for s in steps if s["model"] == "my-private-model"] == [None] * 3
+
+
+def test_pricing_an_unknown_model_is_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    import litellm  # noqa: F401  (the path through litellm's own cost_per_token)
+
+    from pytest_agentops.capture.prices import cost_usd
+
+    assert cost_usd("my-private-model", 10, 10, "openai") is None
+    assert capsys.readouterr() == ("", "")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .cassettes.cassette import Cassette
     from .errors import (
         AgentopsError,
+        AgentopsWarning,
         CassetteFileError,
         JudgeError,
         PolicyError,
@@ -101,6 +102,7 @@ _LAZY = {
     "Judge": ".judge.pytest_side",
     "Cassette": ".cassettes.cassette",
     "AgentopsError": ".errors",
+    "AgentopsWarning": ".errors",
     "TrajectoryLoadError": ".errors",
     "PolicyError": ".errors",
     "CassetteFileError": ".errors",
@@ -111,6 +113,7 @@ _LAZY = {
 __all__ = [
     "ANY",
     "AgentopsError",
+    "AgentopsWarning",
     "Approx",
     "Cassette",
     "CassetteFileError",

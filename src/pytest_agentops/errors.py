@@ -30,3 +30,7 @@ class NetworkBlockedError(AgentopsError, ConnectionRefusedError):
 
 class JudgeError(AgentopsError):
     """The judge could not produce a verdict (provider error, unusable replies, no API key)."""
+
+
+class AgentopsWarning(UserWarning):
+    """Something the plugin recorded or replayed is not what it seems (shown once)."""

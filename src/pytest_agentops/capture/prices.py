@@ -39,18 +39,23 @@ def _bundled_table() -> dict[str, Any]:
     return {}
 
 
-def _entry(model: str, provider: str | None) -> dict[str, Any] | None:
-    table = _bundled_table()
+def _names(model: str, provider: str | None) -> list[str]:
+    """The names a model may have in a price table (with/without provider, undated)."""
     names = [model]
     if provider and "/" not in model:
         names.append(f"{provider}/{model}")
     if "/" in model:
         names.append(model.split("/", 1)[1])
     names += [_DATED.sub("", name) for name in names if _DATED.search(name)]
-    for name in names:
+    return names
+
+
+def _priced(table: Any, model: str, provider: str | None) -> str | None:
+    """The first of the model's names that ``table`` prices."""
+    for name in _names(model, provider):
         entry = table.get(name)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return entry
+            return name
     return None
 
 
@@ -59,28 +64,35 @@ def cost_usd(
 ) -> float | None:
     """The call's cost, or None when the model is not in the price table."""
     if "litellm" in sys.modules:
-        cost = _litellm_cost(model, input_tokens, output_tokens)
-        if cost is None and provider and "/" not in model:
-            cost = _litellm_cost(f"{provider}/{model}", input_tokens, output_tokens)
+        cost = _litellm_cost(model, provider, input_tokens, output_tokens)
         if cost is not None:
             return cost
-    entry = _entry(model, provider)
-    if entry is None:
+    table = _bundled_table()
+    name = _priced(table, model, provider)
+    if name is None:
         return None
+    entry = table[name]
     prompt = float(entry.get("input_cost_per_token") or 0.0)
     completion = float(entry.get("output_cost_per_token") or 0.0)
     return input_tokens * prompt + output_tokens * completion
 
 
-def _litellm_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """The cost by litellm's own ``cost_per_token``, or None when the model is not priced."""
+def _litellm_cost(
+    model: str, provider: str | None, input_tokens: int, output_tokens: int
+) -> float | None:
+    """The cost by litellm's own ``cost_per_token`` (its table includes the models registered
+    with ``litellm.register_model``), or None when litellm does not price the model.  Models
+    it does not know are not asked about: litellm would print its provider list."""
     # Keep litellm's cost lookups local and reproducible unless the user decided otherwise.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm
 
+        name = _priced(litellm.model_cost, model, provider)
+        if name is None:
+            return None
         prompt, completion = litellm.cost_per_token(
-            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+            model=name, prompt_tokens=input_tokens, completion_tokens=output_tokens
         )
     except Exception:
         return None

@@ -12,6 +12,7 @@ imported only when there is something to report.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from pytest_agentops._stash import PHASES_KEY, TRAJECTORY_KEY, VERDICTS_KEY, VIO
 
 if TYPE_CHECKING:
     from pytest_agentops.settings import Settings
+    from pytest_agentops.trajectory.model import Trajectory
 
     from .model import Report
 
@@ -59,6 +61,7 @@ class AgentopsSession:
         self.settings = settings
         self.entries: dict[str, dict[str, Any]] = {}
         self._redactor: Any = None
+        self._unpriced_models: set[str] = set()
 
     @property
     def is_worker(self) -> bool:
@@ -76,7 +79,10 @@ class AgentopsSession:
         if report.when != "teardown":
             return
         trajectory = item.stash.get(TRAJECTORY_KEY, None)
-        if trajectory is None or not self.settings.enabled:
+        if trajectory is None:
+            return
+        self._warn_unpriced(trajectory)
+        if not self.settings.enabled:
             return
         # Reports are files: secrets out first (the user's hook, then the built-in redaction).
         self.config.hook.pytest_agentops_redact(interaction=None, trajectory=trajectory, item=item)
@@ -93,6 +99,24 @@ class AgentopsSession:
             "violations": _dumped(item, VIOLATIONS_KEY),
             "verdicts": _dumped(item, VERDICTS_KEY),
         }
+
+    def _warn_unpriced(self, trajectory: Trajectory) -> None:
+        """Once per model and process: its calls have no cost, so costs are partial."""
+        for model in dict.fromkeys(c.model for c in trajectory.unpriced_calls):
+            if model in self._unpriced_models:
+                continue
+            self._unpriced_models.add(model)
+            from pytest_agentops.errors import AgentopsWarning
+
+            warnings.warn(
+                AgentopsWarning(
+                    f"no price for the LLM model {model!r}: its calls have cost_usd null and "
+                    "the costs shown leave them out. Price it in a conftest.py with "
+                    f"litellm.register_model({{{model!r}: {{'input_cost_per_token': ..., "
+                    "'output_cost_per_token': ...}})."
+                ),
+                stacklevel=1,
+            )
 
     # ---- xdist --------------------------------------------------------------------------
     @pytest.hookimpl(optionalhook=True)

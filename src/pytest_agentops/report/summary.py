@@ -24,8 +24,15 @@ def _judge_cell(verdicts: list[Verdict]) -> str:
     return f"{low:.2f}" + ("" if all(v.passed for v in verdicts) else "!")
 
 
+def _cost_cell(cost: float, unpriced: int) -> str:
+    """The cost; ``?`` when none of the calls has a price, ``+?`` when some have none."""
+    if not unpriced:
+        return _money(cost)
+    return f"{_money(cost)}+?" if cost else "?"
+
+
 def _cells(
-    name: str, outcome: str, t: Totals, violations: int, judge: str = "-"
+    name: str, outcome: str, t: Totals, violations: int, judge: str = "-", unpriced: int = 0
 ) -> tuple[str, ...]:
     return (
         outcome,
@@ -35,7 +42,7 @@ def _cells(
         str(t.tool_calls),
         str(t.llm_calls),
         f"{t.input_tokens}/{t.output_tokens}",
-        _money(t.cost_usd),
+        _cost_cell(t.cost_usd, unpriced),
         f"{t.duration_s:.2f}s",
         name,
     )
@@ -65,12 +72,23 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
         "time",
         "test",
     )
+    unpriced = {e.nodeid: e.trajectory.unpriced_calls for e in report.tests}
     rows = [
-        _cells(e.nodeid, e.outcome, e.totals, len(e.violations), _judge_cell(e.verdicts))
+        _cells(
+            e.nodeid,
+            e.outcome,
+            e.totals,
+            len(e.violations),
+            _judge_cell(e.verdicts),
+            len(unpriced[e.nodeid]),
+        )
         for e in report.tests
     ]
     n_violations = sum(len(e.violations) for e in report.tests)
-    total = _cells(f"TOTAL ({len(report.tests)} tests)", "", report.totals, n_violations)
+    n_unpriced = sum(len(calls) for calls in unpriced.values())
+    total = _cells(
+        f"TOTAL ({len(report.tests)} tests)", "", report.totals, n_violations, "-", n_unpriced
+    )
     widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header) - 1)]
 
     def fmt(row: tuple[str, ...]) -> str:
@@ -82,6 +100,14 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     for row in rows:
         tr.write_line(fmt(row), red=row[0] in ("failed", "error"))
     tr.write_line(fmt(total), bold=True)
+    if n_unpriced:
+        models = sorted({c.model for calls in unpriced.values() for c in calls})
+        tr.write_line(
+            f"cost is partial: {n_unpriced} LLM call{'s' if n_unpriced != 1 else ''} "
+            f"{'have' if n_unpriced != 1 else 'has'} no price (models: {', '.join(models)}); "
+            "see the warning on how to price them",
+            yellow=True,
+        )
     if n_violations:
         tr.write_line("")
         tr.write_line(f"policy violations ({n_violations}):", red=True, bold=True)

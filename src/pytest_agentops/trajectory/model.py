@@ -153,7 +153,16 @@ class Trajectory(_Model):
 
     @property
     def cost_usd(self) -> float:
+        """The cost of the LLM calls that have a price (see :attr:`unpriced_calls`)."""
         return sum(c.cost_usd or 0.0 for c in self.llm_calls)
+
+    @property
+    def unpriced_calls(self) -> list[LLMCall]:
+        """LLM calls that used tokens but have no cost: their model is not in the price table,
+        so :attr:`cost_usd` leaves them out."""
+        return [
+            c for c in self.llm_calls if c.cost_usd is None and (c.input_tokens or c.output_tokens)
+        ]
 
     @property
     def duration_s(self) -> float:
