@@ -220,3 +220,27 @@ def test_detectors_are_linear_on_hostile_text() -> None:
         for detector in DETECTORS.values():
             list(detector.find(text))
     assert time.perf_counter() - start < 5  # quadratic behaviour would take minutes
+
+
+def test_the_whole_failure_text_is_masked() -> None:
+    from pytest_agentops import assert_policy
+
+    key = "sk-proj-" + "Ab3" * 12
+    rules = policy(
+        "{id: no-secrets, forbid_output: [{pii: email}, {pii: api_key}], "
+        "scope: [output, llm_output, tool_results]}"
+    )
+    trajectory = run(
+        tool("lookup_customer", result={"email": "ada@example.com", "token": key}, customer="C1"),
+        llm(f"Ada's email is ada@example.com and her key is {key}"),
+        output=f"Ada's email is ada@example.com and her key is {key}",
+    )
+    with pytest.raises(AssertionError) as failure:
+        assert_policy(trajectory, rules)
+    text = str(failure.value)
+    assert "agentops policy violations" in text
+    assert "trajectory:" in text
+    assert "ada@example.com" not in text
+    assert key not in text
+    assert key[:20] not in text  # not even the part a cut-off repr would show
+    assert "ada@…" in text or "ada@" not in text

@@ -356,9 +356,10 @@ def assert_policy(traj: Trajectory | Any, policy: Any) -> None:
     from pytest_agentops.policy.violations import violation_message
 
     trajectory = _trajectory(traj)
-    violations = check_policies(trajectory, _policies(policy))
+    policies = _policies(policy)
+    violations = check_policies(trajectory, policies)
     if violations:
-        raise AssertionError(violation_message(violations, trajectory))
+        raise AssertionError(violation_message(violations, trajectory, policies))
 
 
 def assert_within(

@@ -116,13 +116,14 @@ def mask(secret: str) -> str:
     return f"{secret[:keep]}… ({len(secret)} chars)"
 
 
-def redact(value: Any, detectors: Iterable[Detector]) -> Any:
-    """``value`` with everything the detectors find in it masked (strings and numbers)."""
+def redact(value: Any, detectors: Iterable[Detector], numbers: bool = True) -> Any:
+    """``value`` with everything the detectors find in it masked (strings, and numbers unless
+    ``numbers`` is False)."""
     if isinstance(value, dict):
-        return {key: redact(item, detectors) for key, item in value.items()}
+        return {key: redact(item, detectors, numbers) for key, item in value.items()}
     if isinstance(value, list):
-        return [redact(item, detectors) for item in value]
-    if not (isinstance(value, str) or is_number(value)):
+        return [redact(item, detectors, numbers) for item in value]
+    if not (isinstance(value, str) or (numbers and is_number(value))):
         return value
     text = original = str(value)
     for detector in detectors:

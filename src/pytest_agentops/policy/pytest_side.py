@@ -103,7 +103,8 @@ def check_after_test(item: pytest.Item, fail: bool) -> None:
     trajectory = recorder.trajectory
     violations = check_item(item, trajectory)
     if violations:
-        message = violation_message(violations, trajectory)
+        policies: list[Policy] = item.stash[POLICIES_KEY]
+        message = violation_message(violations, trajectory, policies)
         if fail:  # the message says it all; the plugin's own frames would only be noise
             pytest.fail(message, pytrace=False)
         item.add_report_section("call", "agentops policy violations", message)

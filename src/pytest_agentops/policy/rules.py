@@ -658,6 +658,16 @@ class Policy(_Strict):
                 raise _invalid(f"duplicate rule id {rule_id!r}: give each rule its own id")
         return self
 
+    @cached_property
+    def detectors(self) -> list[scan.Detector]:
+        """What the policy's ``forbid_output`` rules look for (to mask it wherever shown)."""
+        return [
+            pattern.detector
+            for rule in self.rules
+            if isinstance(rule, ForbidOutputRule)
+            for pattern in rule.forbid_output
+        ]
+
     def check(self, trajectory: Trajectory) -> list[Violation]:
         """Every violation of this policy in ``trajectory``, by rule and then by step."""
         return self._violations(_Index(trajectory, self._needs))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict  # pydantic reads typing's only on Python >= 3.12
@@ -10,6 +10,13 @@ from typing_extensions import TypedDict  # pydantic reads typing's only on Pytho
 from pytest_agentops._util import short
 from pytest_agentops.trajectory.model import LLMCall, MessageStep, SpanStep, Step, Trajectory
 from pytest_agentops.trajectory.render import render_trajectory
+
+from .pii import redact
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .rules import Policy
 
 
 class CallShown(TypedDict):
@@ -62,14 +69,25 @@ def format_violations(violations: list[Violation], trajectory: Trajectory | None
     return "\n".join(lines)
 
 
-def violation_message(violations: list[Violation], trajectory: Trajectory) -> str:
-    """The failure message of a test with violations: each of them, then the trajectory."""
+def violation_message(
+    violations: list[Violation], trajectory: Trajectory, policies: Iterable[Policy] = ()
+) -> str:
+    """The failure message of a test with violations: each of them, then the trajectory.
+
+    What the policies' ``forbid_output`` rules look for (personal data, keys) is masked in all
+    of it, the trajectory's values before they are cut to fit a line.
+    """
+    detectors = [d for policy in policies for d in policy.detectors]
+    if detectors:
+        data = trajectory.model_dump()  # datetimes and numbers stay as they are
+        trajectory = type(trajectory).model_validate(redact(data, detectors, numbers=False))
     focus = next((v.step for v in violations if v.step is not None), None)
-    return (
+    text = (
         f"agentops policy violations ({len(violations)}):\n"
         f"{format_violations(violations, trajectory)}\n\n"
         f"trajectory:\n{render_trajectory(trajectory, focus=focus)}"
     )
+    return str(redact(text, detectors)) if detectors else text
 
 
 def _call_text(call: CallShown) -> str:
