@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,3 +223,65 @@ def test_dump_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     _traj().dump(path)
     _traj().dump(path)
     assert sorted(p.name for p in path.parent.iterdir()) == ["t.json"]
+
+
+ANTHROPIC_TRACE = {
+    "model": "claude-3-5-haiku-20241022",
+    "system": "You are a support agent.",
+    "messages": [
+        {"role": "user", "content": "Refund $900 for ORD-1002, I'm C1001."},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Refunding now."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "refund",
+                    "input": {"order_id": "ORD-1002", "amount": 900},
+                },
+                {"type": "tool_use", "id": "toolu_2", "name": "notify", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": '{"ok": true}'},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_2",
+                    "content": [{"type": "text", "text": "mail server down"}],
+                    "is_error": True,
+                },
+            ],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "Done: $900 refunded."}]},
+    ],
+}
+
+
+@pytest.mark.parametrize("where", ["document", "messages only"])
+def test_anthropic_messages_are_read_with_their_tool_calls(where: str) -> None:
+    data: Any = ANTHROPIC_TRACE if where == "document" else ANTHROPIC_TRACE["messages"]
+    traj = Trajectory.load(data)
+    assert traj.tool_names == ["refund", "notify"]
+    refund, notify = traj.tool_calls
+    assert refund.arguments == {"order_id": "ORD-1002", "amount": 900}
+    assert (refund.result, refund.call_id) == ({"ok": True}, "toolu_1")
+    assert (notify.ok, notify.error) == (False, "mail server down")
+    assert traj.output == "Done: $900 refunded."
+    assert traj.metadata["source_format"] == "anthropic-messages"
+    if where == "document":
+        assert traj.llm_calls[0].model == "claude-3-5-haiku-20241022"
+        assert traj.llm_calls[0].input_messages[0] == {
+            "role": "system",
+            "content": "You are a support agent.",
+        }
+
+
+def test_a_trace_read_in_the_wrong_format_is_refused() -> None:
+    with pytest.raises(TrajectoryLoadError, match=r"message \[1\].*tool_use.*format='anthropic'"):
+        Trajectory.load(ANTHROPIC_TRACE["messages"], format="openai")
+    responses_items = [{"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"}]
+    with pytest.raises(TrajectoryLoadError, match=r"OpenAI Responses item"):
+        Trajectory.load(responses_items)

@@ -253,3 +253,42 @@ def test_policy_none_opts_a_test_out(project: pytest.Pytester) -> None:
     result = project.runpytest("test_optout.py")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_optout.py::test_checked*"])
+
+
+def test_check_reads_anthropic_traces(
+    tmp_path: Path, policy_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "incident.json"
+    trace.write_text(
+        json.dumps(
+            {
+                "system": "You are a support agent.",
+                "messages": [
+                    {"role": "user", "content": "Refund ORD-1002, $249."},
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {
+                                "type": "tool_use",
+                                "id": "toolu_1",
+                                "name": "refund",
+                                "input": {"order_id": "ORD-1002", "amount": 249},
+                            }
+                        ],
+                    },
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+                        ],
+                    },
+                    {"role": "assistant", "content": [{"type": "text", "text": "Refunded."}]},
+                ],
+            }
+        )
+    )
+    assert main(["check", str(trace), "--policy", str(policy_file)]) == 1
+    assert (
+        "[refund-approval] step 2 refund(order_id='ORD-1002', amount=249)"
+        in capsys.readouterr().out
+    )

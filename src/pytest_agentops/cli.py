@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     check.add_argument(
         "--trace-format",
-        choices=["auto", "native", "openai"],
+        choices=["auto", "native", "openai", "anthropic"],
         default="auto",
         help="format of the trace files (default: detect)",
     )

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_agentops._util import parse_json
-from pytest_agentops.trajectory.openai_format import parse_arguments
+from pytest_agentops.trajectory.openai_format import chat_tool_call, from_anthropic, parse_arguments
 
 from .active import ACTIVE, CAPTURE_OFF
 from .fields import llm_fields
@@ -174,61 +174,8 @@ def _input_messages(api: str, request: dict[str, Any]) -> list[dict[str, Any]]:
         messages = request.get("messages")
         return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
     if api == ANTHROPIC:
-        out: list[dict[str, Any]] = []
-        system = request.get("system")
-        if system:
-            out.append({"role": "system", "content": _anthropic_text(system)})
-        for message in request.get("messages") or []:
-            if isinstance(message, dict):
-                out.append(_anthropic_message(message))
-        return out
+        return from_anthropic(request.get("messages") or [], request.get("system"))
     return _responses_input(request)
-
-
-def _anthropic_text(content: Any) -> Any:
-    if isinstance(content, list):
-        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        if len(texts) == len(content):
-            return "".join(t or "" for t in texts)
-    return content
-
-
-def _anthropic_message(message: dict[str, Any]) -> dict[str, Any]:
-    """A Messages-API message in chat-completions form (tool_use/tool_result become calls)."""
-    content = message.get("content")
-    role = message.get("role", "user")
-    if not isinstance(content, list):
-        return {"role": role, "content": content}
-    uses = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
-    results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
-    if role == "user" and results and len(results) == len(content):
-        if len(results) == 1:
-            return _tool_message(results[0])
-        return {"role": "user", "content": content}
-    out: dict[str, Any] = {"role": role, "content": _anthropic_text(content)}
-    if uses:
-        texts = [b.get("text", "") for b in content if isinstance(b, dict) and b["type"] == "text"]
-        out["content"] = "".join(texts) or None
-        out["tool_calls"] = [
-            _chat_tool_call(b.get("id"), b.get("name"), b.get("input")) for b in uses
-        ]
-    return out
-
-
-def _tool_message(block: dict[str, Any]) -> dict[str, Any]:
-    message = {
-        "role": "tool",
-        "tool_call_id": block.get("tool_use_id"),
-        "content": _anthropic_text(block.get("content")),
-    }
-    if block.get("is_error"):
-        message["is_error"] = True
-    return message
-
-
-def _chat_tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    raw = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
 
 
 def _responses_input(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -243,7 +190,7 @@ def _responses_input(request: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         kind = item.get("type")
         if kind == "function_call":
-            call = _chat_tool_call(item.get("call_id"), item.get("name"), item.get("arguments"))
+            call = chat_tool_call(item.get("call_id"), item.get("name"), item.get("arguments"))
             if out and out[-1].get("role") == "assistant" and out[-1].get("tool_calls"):
                 out[-1]["tool_calls"].append(call)
             else:
@@ -317,7 +264,7 @@ def _from_json(api: str, data: dict[str, Any]) -> dict[str, Any] | None:
             data.get("id"),
             data.get("model"),
             message.get("content"),
-            [_chat_tool_call(c.get("id"), *_fn(c)) for c in calls],
+            [chat_tool_call(c.get("id"), *_fn(c)) for c in calls],
             usage.get("prompt_tokens"),
             usage.get("completion_tokens"),
             details.get("cached_tokens"),
@@ -332,7 +279,7 @@ def _from_json(api: str, data: dict[str, Any]) -> dict[str, Any] | None:
             data.get("model"),
             "".join(b.get("text", "") for b in blocks if b.get("type") == "text") or None,
             [
-                _chat_tool_call(b.get("id"), b.get("name"), b.get("input"))
+                chat_tool_call(b.get("id"), b.get("name"), b.get("input"))
                 for b in blocks
                 if b.get("type") == "tool_use"
             ],
@@ -362,7 +309,7 @@ def _from_responses(data: dict[str, Any]) -> dict[str, Any] | None:
                     texts.append(str(block.get("text", "")))
         elif item.get("type") == "function_call":
             calls.append(
-                _chat_tool_call(item.get("call_id"), item.get("name"), item.get("arguments"))
+                chat_tool_call(item.get("call_id"), item.get("name"), item.get("arguments"))
             )
     usage = data.get("usage") or {}
     details = usage.get("input_tokens_details") or {}
@@ -428,7 +375,7 @@ def _chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
         model,
         "".join(text) or None,
         [
-            _chat_tool_call(c.get("id"), c.get("name"), c["arguments"])
+            chat_tool_call(c.get("id"), c.get("name"), c["arguments"])
             for _, c in sorted(calls.items())
         ],
         usage.get("prompt_tokens"),
@@ -476,7 +423,7 @@ def _anthropic_stream(events: list[tuple[str | None, Any]]) -> dict[str, Any] | 
         model,
         "".join(b.get("text", "") for b in ordered if b.get("type") == "text") or None,
         [
-            _chat_tool_call(b.get("id"), b.get("name"), b.get("json") or b.get("input") or {})
+            chat_tool_call(b.get("id"), b.get("name"), b.get("json") or b.get("input") or {})
             for b in ordered
             if b.get("type") == "tool_use"
         ],

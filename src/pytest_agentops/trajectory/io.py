@@ -14,11 +14,12 @@ from pydantic import ValidationError
 
 from pytest_agentops._util import atomic_write_text, format_from_suffix, version_problem
 from pytest_agentops.errors import TrajectoryLoadError
+from pytest_agentops.trajectory.openai_format import anthropic_blocks
 
 if TYPE_CHECKING:
     from .model import Trajectory
 
-_FORMATS = ("auto", "native", "openai")
+FORMATS = ("auto", "native", "openai", "anthropic")
 _STEP_KINDS = {"tool", "llm", "message", "span"}
 
 
@@ -86,22 +87,46 @@ def _read_file(path: Path, fmt: str) -> Any:
 
 
 def _detect(data: Any) -> str:
-    if isinstance(data, list):
-        return "openai"
+    """The format of parsed trace data, by its content."""
     if isinstance(data, dict):
         if "steps" in data or "schema_version" in data:
             return "native"
-        if isinstance(data.get("messages"), list):
-            return "openai"
+        messages = data.get("messages")
+        if not isinstance(messages, list):
+            return "unknown"
+        if "system" in data:  # a Messages API request: chat requests put it in `messages`
+            return "anthropic"
+        data = messages
+    if isinstance(data, list):
+        return "anthropic" if any(anthropic_blocks(m) for m in data) else "openai"
     return "unknown"
+
+
+def _imported(cls: type[Trajectory], data: Any, kind: str, label: str) -> Trajectory:
+    """A trace in another tool's format, through its importer."""
+    if kind == "anthropic":
+        from .importers.anthropic_messages import trajectory_from_anthropic_messages
+
+        read = trajectory_from_anthropic_messages(data, source=label)
+    else:
+        messages = data.get("messages") if isinstance(data, dict) else data
+        if not isinstance(messages, list):
+            raise TrajectoryLoadError(f"{label}: field `messages`: expected a list of messages")
+        from .importers.openai_messages import trajectory_from_openai_messages
+
+        read = trajectory_from_openai_messages(messages, source=label)
+    try:
+        return cls.model_validate(read)
+    except ValidationError as exc:
+        raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
 
 
 def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") -> Trajectory:
     """``cls`` (a :class:`Trajectory`) from a file path or parsed data, in ``format``."""
     schema_version = cls.model_fields["schema_version"].default
-    if format not in _FORMATS:
+    if format not in FORMATS:
         raise TrajectoryLoadError(
-            f"unknown trajectory format {format!r}; use one of: {', '.join(_FORMATS)}"
+            f"unknown trajectory format {format!r}; use one of: {', '.join(FORMATS)}"
         )
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -114,19 +139,12 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
     if kind == "unknown":
         raise TrajectoryLoadError(
             f"{label}: cannot tell the trace format: expected a pytest-agentops trajectory "
-            "(an object with `schema_version` and `steps`) or OpenAI chat messages (a list of "
-            f"{{role, content}} objects, or an object with `messages`); got {type(data).__name__}"
+            "(an object with `schema_version` and `steps`), OpenAI chat messages or Anthropic "
+            "messages (a list of {role, content} objects, or an object with `messages`); "
+            f"got {type(data).__name__}"
         )
-    if kind == "openai":
-        messages = data.get("messages") if isinstance(data, dict) else data
-        if not isinstance(messages, list):
-            raise TrajectoryLoadError(f"{label}: field `messages`: expected a list of messages")
-        from .importers.openai_messages import trajectory_from_openai_messages
-
-        try:
-            return cls.model_validate(trajectory_from_openai_messages(messages, source=label))
-        except ValidationError as exc:
-            raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
+    if kind in ("openai", "anthropic"):
+        return _imported(cls, data, kind, label)
     if not isinstance(data, dict):
         raise TrajectoryLoadError(
             f"{label}: expected an object with `schema_version` and `steps`, "

@@ -193,9 +193,11 @@ class Trajectory(_Model):
     ) -> Trajectory:
         """Load a trajectory from a file path or already-parsed data.
 
-        ``format`` is ``auto`` (by content), ``native`` or ``openai`` (a chat-completions
-        message list, or an object with a ``messages`` key).  Any problem raises
-        :class:`~pytest_agentops.errors.TrajectoryLoadError` naming the file and the field.
+        ``format`` is ``auto`` (by content), ``native``, ``openai`` (a chat-completions
+        message list, or an object with a ``messages`` key) or ``anthropic`` (Anthropic
+        messages with content blocks, or an object with ``messages`` and maybe ``system``).
+        Any problem raises :class:`~pytest_agentops.errors.TrajectoryLoadError` naming the
+        file and the field.
         """
         from .io import load_trajectory
 

@@ -2,8 +2,10 @@
 
 Messages are ``{"role", "content", "tool_calls"?, "tool_call_id"?}`` dicts; this module reads
 their text, the tool calls an assistant message requests and the outcome a tool message
-reports.  Plain dicts in, plain dicts out (standard library only): the recorder, the wire
-capture, the importers and the policy detectors all read messages through it.
+reports, and turns Anthropic messages (content blocks) into this form
+(:func:`from_anthropic`).  Plain dicts in, plain dicts out (standard library only): the
+recorder, the wire capture, the importers and the policy detectors all read messages
+through it.
 """
 
 from __future__ import annotations
@@ -123,3 +125,83 @@ def tool_results(messages: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str
                             "is_error": bool(block.get("is_error")),
                         },
                     )
+
+
+# ---- Anthropic messages ----------------------------------------------------------------------
+
+#: Content block types that only Anthropic messages have.
+ANTHROPIC_BLOCKS = frozenset(
+    {"tool_use", "tool_result", "thinking", "redacted_thinking", "server_tool_use"}
+)
+
+
+def anthropic_blocks(message: Any) -> list[str]:
+    """The Anthropic-only block types in a message's content (empty for a chat message)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list):
+        return []
+    return [
+        str(b.get("type"))
+        for b in content
+        if isinstance(b, dict) and b.get("type") in ANTHROPIC_BLOCKS
+    ]
+
+
+def chat_tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """A chat-completions ``tool_calls`` entry (arguments as JSON text)."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+
+
+def anthropic_text(content: Any) -> Any:
+    """Content made only of text blocks, as one string; other content as it is."""
+    if isinstance(content, list):
+        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+        if len(texts) == len(content):
+            return "".join(t or "" for t in texts)
+    return content
+
+
+def from_anthropic(messages: list[Any], system: Any = None) -> list[dict[str, Any]]:
+    """Anthropic messages (and ``system``) as chat-completions messages: ``tool_use`` blocks
+    become ``tool_calls``, each ``tool_result`` block a ``role: tool`` message (``is_error``
+    kept)."""
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": anthropic_text(system)})
+    for message in messages:
+        if isinstance(message, dict):
+            out.extend(_from_anthropic_message(message))
+    return out
+
+
+def _from_anthropic_message(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    role = message.get("role", "user")
+    if not isinstance(content, list):
+        return [{"role": role, "content": content}]
+    blocks = [b for b in content if isinstance(b, dict)]
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    if role == "user" and results:
+        out = [_tool_message(b) for b in results]
+        rest = [b for b in content if not (isinstance(b, dict) and b.get("type") == "tool_result")]
+        if rest:
+            out.append({"role": "user", "content": anthropic_text(rest)})
+        return out
+    uses = [b for b in blocks if b.get("type") == "tool_use"]
+    if not uses:
+        return [{"role": role, "content": anthropic_text(content)}]
+    text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+    calls = [chat_tool_call(b.get("id"), b.get("name"), b.get("input")) for b in uses]
+    return [{"role": role, "content": text or None, "tool_calls": calls}]
+
+
+def _tool_message(block: dict[str, Any]) -> dict[str, Any]:
+    message = {
+        "role": "tool",
+        "tool_call_id": block.get("tool_use_id"),
+        "content": anthropic_text(block.get("content")),
+    }
+    if block.get("is_error"):
+        message["is_error"] = True
+    return message

@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_agentops.errors import TrajectoryLoadError
-from pytest_agentops.trajectory.openai_format import requested_calls, text_of, tool_outcome
+from pytest_agentops.trajectory.openai_format import (
+    anthropic_blocks,
+    requested_calls,
+    text_of,
+    tool_outcome,
+)
 
 
 def trajectory_from_openai_messages(
@@ -30,9 +35,13 @@ def trajectory_from_openai_messages(
     final_output: Any = None
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message:
+            raise TrajectoryLoadError(_not_a_message(source, index, message))
+        foreign = anthropic_blocks(message)
+        if foreign:
             raise TrajectoryLoadError(
-                f"{source}: message [{index}] is not a chat message: expected an object with "
-                f"`role` and `content`, got {message!r:.80}"
+                f"{source}: message [{index}] has content blocks of type {foreign[0]!r}: this "
+                "is an Anthropic messages trace, not OpenAI chat messages; load it with "
+                "format='anthropic' (or 'auto')"
             )
         role = message["role"]
         if role == "user" and first_user is None:
@@ -86,3 +95,22 @@ def trajectory_from_openai_messages(
         "steps": steps,
         "metadata": {"source_format": "openai-messages"},
     }
+
+
+#: ``type`` values of OpenAI Responses API items (``input``/``output`` lists).
+_RESPONSES_ITEMS = frozenset(
+    {"message", "function_call", "function_call_output", "reasoning", "web_search_call"}
+)
+
+
+def _not_a_message(source: str, index: int, message: Any) -> str:
+    if isinstance(message, dict) and message.get("type") in _RESPONSES_ITEMS:
+        return (
+            f"{source}: message [{index}] is an OpenAI Responses item (type "
+            f"{message['type']!r}), not a chat message: Responses traces are not read yet; "
+            "export the conversation as chat-completions messages"
+        )
+    return (
+        f"{source}: message [{index}] is not a chat message: expected an object with `role` "
+        f"and `content`, got {message!r:.80}"
+    )
