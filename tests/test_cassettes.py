@@ -239,6 +239,14 @@ def test_a_miss_fails_at_once_naming_the_request_and_the_fix(
             "or --agentops-record=rewrite to record the whole test again.",
         ]
     )
+    # the line of the agent that made the request
+    result.stdout.fnmatch_lines(
+        [
+            "Cassette miss: *",
+            "Requested at test_agent.py:* in run: "
+            'r = client.chat.completions.create(model="gpt-4o-mini", messages=ask(text))',
+        ]
+    )
     assert "Connection error" not in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
     # The README shows this very output.
@@ -247,9 +255,8 @@ def test_a_miss_fails_at_once_naming_the_request_and_the_fix(
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     excerpt = re.search(r"<!-- readme-test: miss-output -->\s*```text\n(.*?)```", readme, re.S)
     assert excerpt, "README.md lacks the miss-output excerpt"
-    assert excerpt.group(1).strip().splitlines() == lines[start : start + 4], "\n".join(
-        lines[start : start + 4]
-    )
+    shown = excerpt.group(1).strip().splitlines()
+    assert shown == lines[start : start + len(shown)], "\n".join(lines[start : start + 5])
 
 
 @pytest.mark.parametrize("client", ["litellm_sync", "litellm_async"])

@@ -13,7 +13,7 @@ from pytest_agentops.cli import main
 def test_schema_prints_every_file_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schemas = json.loads(capsys.readouterr().out)
-    assert set(schemas) == {"trajectory", "report"}
+    assert set(schemas) == {"trajectory", "report", "policy"}
     trajectory = schemas["trajectory"]
     assert next(iter(trajectory["properties"])) == "schema_version"
     kinds = {
@@ -65,3 +65,62 @@ def test_unknown_schema_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]
         main(["schema", "nope"])
     assert info.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_schema_covers_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert {"trajectory", "report", "policy"} <= set(schemas)
+    assert main(["schema", "policy"]) == 0
+    policy = json.loads(capsys.readouterr().out)
+    assert {"schema_version", "name", "rules"} <= set(policy["properties"])
+
+
+class _ClosedPipe:
+    """stdout of a command piped into `head`, after head has exited."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        raise OSError("not a real file")
+
+
+@pytest.mark.parametrize("args", [["schema"], ["--version"]])
+def test_output_piped_into_head_does_not_raise(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(args) == 0
+
+
+def test_check_keeps_its_exit_status_when_the_pipe_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("schema_version: 1\nname: p\nrules:\n  - {id: no-t, forbid_tools: [t]}\n")
+    trace = tmp_path / "t.json"
+    trace.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "go"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "t", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c", "content": "ok"},
+            ]
+        )
+    )
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["check", str(trace), "--policy", str(policy)]) == 1

@@ -37,6 +37,9 @@ def test_example_suite_runs_offline_with_tokens_and_cost(tmp_path: Path, xdist: 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = proc.stdout.split("agentops summary", 1)[1]
+    # a passed test whose judge verdict failed (not asserted) shows "!": the legend says why
+    assert "0.50!" in summary
+    assert "judge: the test's lowest verdict score; ! a verdict below its threshold" in summary
     rows = [line for line in summary.splitlines() if "::" in line]
     assert len(rows) >= 6
     for row in rows:

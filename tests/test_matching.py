@@ -554,3 +554,25 @@ def test_narrowed_candidates_give_the_same_answers_on_long_runs() -> None:
     expected = [call("pay", user="u3", amount=Lt(100), flag=ANY)] * 16
     assert passes(t, expected, mode="superset")
     assert not passes(t, [*expected, expected[0]], mode="superset")  # only 16 calls of u3
+
+
+def test_assert_output_contains_takes_compiled_patterns() -> None:
+    import re
+
+    from pytest_agentops import assert_output_contains
+
+    t = Trajectory(output="Your refund of $20.00 is on its way.")
+    assert_output_contains(t, re.compile(r"refund of \$\d+"))
+    with pytest.raises(AssertionError, match=r"expected the output to contain re\.compile"):
+        assert_output_contains(t, re.compile("shipped", re.IGNORECASE))
+
+
+def test_one_of_takes_the_options_or_one_iterable_of_them() -> None:
+    from pytest_agentops.assertions.matchers import values_match
+
+    assert values_match(OneOf([1, 2]), 2)
+    assert values_match(OneOf((1, 2)), 1)
+    assert values_match(OneOf({"a", "b"}), "a")
+    assert not values_match(OneOf([1, 2]), [1, 2])
+    assert values_match(OneOf([1, 2], [3]), [3])  # several options: each is one
+    assert repr(OneOf([1, 2])) == "OneOf(1, 2)"

@@ -471,3 +471,52 @@ def test_pricing_an_unknown_model_is_quiet(capsys: pytest.CaptureFixture[str]) -
 
     assert cost_usd("my-private-model", 10, 10, "openai") is None
     assert capsys.readouterr() == ("", "")
+
+
+def test_summary_rows_are_in_collection_order_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_order="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_n(agent_trace, n):
+            time.sleep(0.3 if n % 2 == 0 else 0)  # workers finish out of order
+            agent_trace.tool_call("t", {"n": n})
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--agentops", "-p", "no:randomly")
+    result.assert_outcomes(passed=6)
+    rows = [line for line in result.stdout.lines if "test_order.py::test_n[" in line]
+    assert [row.rsplit("[", 1)[1] for row in rows] == [f"{n}]" for n in range(6)]
+
+
+def test_litellms_pydantic_readonly_warnings_are_not_shown(
+    agent_project: pytest.Pytester,
+) -> None:
+    agent_project.makepyfile(
+        test_agent="""
+        from agent import run_agent
+        def test_sync(agent_trace):
+            run_agent()
+        """
+    )
+    result = agent_project.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert "ReadOnly" not in result.stdout.str()
+
+
+def test_one_of_everything_is_said_in_the_singular(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_one="""
+        from pytest_agentops import assert_not_called
+
+        def test_one(agent_trace):
+            agent_trace.tool_call("delete_account", {})
+            assert_not_called(agent_trace, "delete_account")
+        """
+    )
+    result = pytester.runpytest("--agentops")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*(1 step: 1 tool call, 0 LLM calls, 0->0 tokens, $0.000000)"])
+    result.stdout.fnmatch_lines(["*TOTAL (1 test)"])

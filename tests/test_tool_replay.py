@@ -134,6 +134,9 @@ def test_an_unrecorded_tool_call_fails_clearly(project: pytest.Pytester) -> None
             "@pytest.mark.agentops_cassette(real_tools=['lookup']).",
         ]
     )
+    result.stdout.fnmatch_lines(
+        ["Tool call not recorded: *", "Called at test_agent.py:4 in test_agent: lookup('ORD-9')"]
+    )
     assert _effects(project) == ["lookup ORD-1"]  # the recording run only
     project.runpytest("--agentops-record=new_episodes").assert_outcomes(passed=1)
     assert [t["arguments"] for t in _tape(project)["tools"]] == [

@@ -7,7 +7,8 @@
   :func:`body_text` and :func:`parse_json` (HTTP bodies as text and as JSON);
 - hosts: :func:`is_loopback_host`;
 - display: :func:`truncate`, :func:`short` (a repr), :func:`clip` (one line of text),
-  :func:`abridge` (long text with a count of what was cut), :func:`error_text` (an exception).
+  :func:`abridge` (long text with a count of what was cut), :func:`plural`, :func:`error_text`
+  (an exception).
 """
 
 from __future__ import annotations
@@ -219,6 +220,11 @@ def abridge(text: str, limit: int = 2000) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 20] + f"... [{len(text) - limit + 20} more]"
+
+
+def plural(count: int, word: str) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def error_text(exc: BaseException) -> str:

@@ -4,19 +4,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+#: The file formats `schema` describes: name -> (module, pydantic model).
+FORMATS = {
+    "trajectory": ("pytest_agentops.trajectory.model", "Trajectory"),
+    "report": ("pytest_agentops.report.model", "Report"),
+    "policy": ("pytest_agentops.policy.rules", "Policy"),
+}
+
 
 def _schemas() -> dict[str, Any]:
-    from .report.model import Report
-    from .trajectory.model import Trajectory
+    import importlib
 
     return {
-        "trajectory": Trajectory.model_json_schema(),
-        "report": Report.model_json_schema(),
+        name: getattr(importlib.import_module(module), model).model_json_schema()
+        for name, (module, model) in FORMATS.items()
     }
+
+
+def _out(text: str = "", file: Any = None) -> None:
+    """``print``, quiet when the reader went away (``pytest-agentops schema | head``)."""
+    stream = sys.stdout if file is None else file
+    try:
+        print(text, file=stream)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
+
+
+def _silence(stream: Any) -> None:
+    """Send what is left to /dev/null, so the flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -25,7 +51,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         out: Any = schemas
     else:
         out = schemas[args.name]
-    print(json.dumps(out, indent=2))
+    _out(json.dumps(out, indent=2))
     return 0
 
 
@@ -41,7 +67,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         policies = [load_policy(path) for path in args.policy]
         traces = [(path, Trajectory.load(path, format=args.trace_format)) for path in args.traces]
     except AgentopsError as exc:
-        print(f"pytest-agentops check: {exc}", file=sys.stderr)
+        _out(f"pytest-agentops check: {exc}", file=sys.stderr)
         return 2
     results = [(path, traj, check_policies(traj, policies)) for path, traj in traces]
     total = sum(len(violations) for _, _, violations in results)
@@ -55,17 +81,17 @@ def cmd_check(args: argparse.Namespace) -> int:
                 for path, _, violations in results
             ],
         }
-        print(json.dumps(document, indent=2))
+        _out(json.dumps(document, indent=2))
     else:
         for path, traj, violations in results:
             if violations:
-                print(f"{path}: {len(violations)} violation(s)")
+                _out(f"{path}: {len(violations)} violation(s)")
                 for line in format_violations(violations, traj).splitlines():
-                    print(f"  {line}")
+                    _out(f"  {line}")
             else:
-                print(f"{path}: ok")
+                _out(f"{path}: ok")
         names = ", ".join(p.name for p in policies)
-        print(f"{len(results)} trace(s) checked against {names}: {total} violation(s)")
+        _out(f"{len(results)} trace(s) checked against {names}: {total} violation(s)")
     return 1 if total else 0
 
 
@@ -77,13 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     schema = sub.add_parser(
-        "schema", help="print the JSON Schema of the file formats (trajectory, report)"
+        "schema", help="print the JSON Schema of the file formats (trajectory, report, policy)"
     )
     schema.add_argument(
         "name",
         nargs="?",
         default="all",
-        choices=["all", "trajectory", "report"],
+        choices=["all", *FORMATS],
         help="which schema to print (default: all, as one object keyed by name)",
     )
     schema.set_defaults(func=cmd_schema)
@@ -113,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         from . import __version__
 
-        print(f"pytest-agentops {__version__}")
+        _out(f"pytest-agentops {__version__}")
         return 0
     if args.command is None:
         parser.print_help()

@@ -131,8 +131,17 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     _use_local_cost_map(early_config)
 
 
+#: Warnings that recording makes other libraries raise, and that nobody can act on.
+_NOISE = (
+    # pydantic about litellm's own TypedDicts, when litellm first builds them
+    "ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _markers.register(config)
+    for line in _NOISE:
+        config.addinivalue_line("filterwarnings", line)
     settings = resolve(config)
     config.stash[SETTINGS_KEY] = settings
     _use_local_cost_map(config)  # when loaded with -p or from a conftest, not as an entry point

@@ -7,6 +7,7 @@ with the trajectory rendered as a tree.  Helper frames are hidden from pytest tr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -309,12 +310,15 @@ def assert_called_before(
         )
 
 
-def assert_output_contains(traj: Trajectory | Any, text: str | Matcher) -> None:
-    """Assert the trajectory's output contains ``text`` (or matches a matcher such as Regex)."""
+def assert_output_contains(traj: Trajectory | Any, text: str | re.Pattern[str] | Matcher) -> None:
+    """Assert the trajectory's output contains ``text``: literal text, a compiled pattern or a
+    ``Regex`` (found anywhere in the output), or any matcher (applied to the whole output)."""
     __tracebackhide__ = True
     trajectory = _trajectory(traj)
     output = trajectory.output
-    if isinstance(text, Regex):  # "contains": look for the pattern anywhere
+    if isinstance(text, re.Pattern):
+        ok = isinstance(output, str) and text.search(output) is not None
+    elif isinstance(text, Regex):  # "contains": look for the pattern anywhere
         ok = isinstance(output, str) and text.pattern.search(output) is not None
     elif isinstance(text, Matcher):
         ok = values_match(text, output)

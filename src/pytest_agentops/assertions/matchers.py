@@ -139,9 +139,12 @@ class Ge(_Compare):
 
 
 class OneOf(Matcher):
-    """Equal to one of ``options`` (each may itself contain matchers)."""
+    """Equal to one of ``options`` (each may itself contain matchers): ``OneOf("a", "b")``, or
+    one list, tuple or set of them: ``OneOf(["a", "b"])``."""
 
     def __init__(self, *options: Any):
+        if len(options) == 1 and isinstance(options[0], (list, tuple, set, frozenset)):
+            options = tuple(options[0])
         if not options:
             raise ValueError("OneOf() needs at least one option")
         self.options = options

@@ -37,7 +37,7 @@ from pytest_agentops.capture.tape import RecordedToolCall, ToolTape
 from pytest_agentops.capture.wire import observe
 from pytest_agentops.redact import Redactor
 
-from .matching import call_text, closest, describe_request, llm_request, request_key
+from .matching import call_text, caller, closest, describe_request, llm_request, request_key
 from .storage import Persister, Serializer, decode_body, header_values
 
 
@@ -248,6 +248,9 @@ class Cassette:
 
     def miss(self, request: Request, cassette: AgentCassette) -> BaseException:
         lines = [f"Cassette miss: {describe_request(request)} is not in {self.display_path}."]
+        where = caller()
+        if where:
+            lines.append(f"Requested at {where}")
         if self.existed:
             alike = closest(request, cassette.data, cassette.play_counts, self.redactor)
             if alike:
@@ -272,6 +275,9 @@ class Cassette:
         lines = [
             f"Tool call not recorded: {call_text(name, arguments)} is not in {self.display_path}."
         ]
+        where = caller()
+        if where:
+            lines.append(f"Called at {where}")
         same = [c for c in unplayed if c.name == name]
         if same:
             lines.append(

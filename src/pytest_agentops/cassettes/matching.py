@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import linecache
+import os
+import sys
+import sysconfig
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -188,6 +193,34 @@ def closest(
             if len(diff) > 4:
                 best_lines.append(f"  ... and {len(diff) - 4} more differences")
     return best_lines
+
+
+def caller() -> str | None:
+    """Where the agent's own code is on the stack: ``file:line in function: source``.
+
+    The innermost frame that belongs neither to this plugin, nor to an installed library, nor
+    to the standard library (the agent's code, or else the test).
+    """
+    here = str(Path(__file__).resolve().parents[1])
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(("<", here, *_LIBRARY_DIRS)):
+            line = linecache.getline(filename, frame.f_lineno).strip()
+            try:
+                shown = os.path.relpath(filename)
+            except ValueError:  # another drive (Windows)
+                shown = filename
+            if shown.startswith(".."):
+                shown = filename
+            return f"{shown}:{frame.f_lineno} in {frame.f_code.co_name}: {line}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+_LIBRARY_DIRS = tuple(
+    {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 
 
 def call_text(name: str, arguments: dict[str, Any]) -> str:

@@ -62,6 +62,8 @@ class AgentopsSession:
         self.entries: dict[str, dict[str, Any]] = {}
         self._redactor: Any = None
         self._unpriced_models: set[str] = set()
+        #: Node id -> position in collection order (the summary's and report's order).
+        self.order: dict[str, int] = {}
 
     @property
     def is_worker(self) -> bool:
@@ -118,7 +120,16 @@ class AgentopsSession:
                 stacklevel=1,
             )
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.order = {item.nodeid: i for i, item in enumerate(session.items)}
+
     # ---- xdist --------------------------------------------------------------------------
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The controller collects nothing itself: workers tell it the collection order."""
+        if not self.order:
+            self.order = {nodeid: i for i, nodeid in enumerate(ids)}
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
@@ -140,7 +151,9 @@ class AgentopsSession:
     def build_report(self) -> Report:
         from .model import build_report
 
-        return build_report(list(self.entries.values()))
+        last = len(self.order)
+        entries = sorted(self.entries.values(), key=lambda e: self.order.get(e["nodeid"], last))
+        return build_report(entries)
 
     def write_report(self) -> None:
         from pytest_agentops._util import atomic_write_text

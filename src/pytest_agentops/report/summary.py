@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_agentops._util import plural
+
 if TYPE_CHECKING:
     from pytest_agentops.judge.verdict import Verdict
     from pytest_agentops.settings import Settings
@@ -87,7 +89,12 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     n_violations = sum(len(e.violations) for e in report.tests)
     n_unpriced = sum(len(calls) for calls in unpriced.values())
     total = _cells(
-        f"TOTAL ({len(report.tests)} tests)", "", report.totals, n_violations, "-", n_unpriced
+        f"TOTAL ({plural(len(report.tests), 'test')})",
+        "",
+        report.totals,
+        n_violations,
+        "-",
+        n_unpriced,
     )
     widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header) - 1)]
 
@@ -100,6 +107,11 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
     for row in rows:
         tr.write_line(fmt(row), red=row[0] in ("failed", "error"))
     tr.write_line(fmt(total), bold=True)
+    if any(row[2].endswith("!") for row in rows):
+        tr.write_line(
+            "judge: the test's lowest verdict score; ! a verdict below its threshold (an "
+            "agent_judge verdict fails the test only where it is asserted)"
+        )
     if n_unpriced:
         models = sorted({c.model for calls in unpriced.values() for c in calls})
         tr.write_line(

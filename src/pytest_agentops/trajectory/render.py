@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_agentops._util import abridge, clip, short
+from pytest_agentops._util import abridge, clip, plural, short
 
 from .model import LLMCall, MessageStep, SpanStep, Step, ToolCall, Trajectory
 
@@ -91,8 +91,9 @@ def render_trajectory(
         lines.append(f"  ... {total - hi} later steps ...")
     t = traj.totals()
     lines.append(
-        f"  ({t.steps} steps: {t.tool_calls} tool calls, {t.llm_calls} LLM calls, "
-        f"{t.input_tokens}->{t.output_tokens} tokens, ${t.cost_usd:.6f})"
+        f"  ({plural(t.steps, 'step')}: {plural(t.tool_calls, 'tool call')}, "
+        f"{plural(t.llm_calls, 'LLM call')}, {t.input_tokens}->{t.output_tokens} tokens, "
+        f"${t.cost_usd:.6f})"
     )
     return "\n".join(lines)
 
