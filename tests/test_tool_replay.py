@@ -294,3 +294,46 @@ def test_agent(agent_trace):
     result = project.runpytest("--agentops-record=once")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*@tool make_loop returned a list, which is not JSON data*"])
+
+
+FROZEN = """
+from pytest_agentops import tool
+
+@tool
+def status(order_id):
+    return {"order_id": order_id, "status": "shipped"}
+"""
+
+
+def test_a_tool_whose_code_changed_since_recording_is_reported(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(frozen=FROZEN)
+    project.makepyfile(
+        test_agent="from frozen import status\n\ndef test_agent(agent_trace):\n"
+        "    assert status('A1')['status'] == 'shipped'\n"
+    )
+    project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
+    # a comment, a docstring, formatting: the same code, nothing to say
+    project.makepyfile(
+        frozen=FROZEN.replace(
+            "def status(order_id):\n", 'def status(order_id):  # note\n    """Doc."""\n'
+        )
+    )
+    project.runpytest("-W", "error::pytest_agentops.AgentopsWarning").assert_outcomes(passed=1)
+    # the body changed: the replayed result may be stale
+    project.makepyfile(frozen=FROZEN.replace('"shipped"', '"lost"'))
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the code of @tool status changed since its results were recorded in "
+            "cassettes/test_agent/test_agent.yaml*--agentops-record=rewrite*"
+        ]
+    )
+    result = project.runpytest("--agentops-strict-tools")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the code of @tool status changed*--agentops-strict-tools*"])
+    project.makeini("[pytest]\nagentops_strict_tools = true\n")
+    project.runpytest().assert_outcomes(failed=1)
+    project.runpytest("--agentops-record=rewrite").assert_outcomes(failed=1)  # 'lost' now

@@ -56,6 +56,7 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
         "store @tool results with cassettes and replay them (default: true).",
     ),
     "agentops_block_network": ("bool", False, "same as --agentops-block-network."),
+    "agentops_strict_tools": ("bool", False, "same as --agentops-strict-tools."),
     "agentops_report": (None, "", "same as --agentops-report (path)."),
     "agentops_policies": (
         "paths",
@@ -97,6 +98,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="refuse every non-loopback connection while tests replay.",
+    )
+    group.addoption(
+        "--agentops-strict-tools",
+        action="store_true",
+        default=False,
+        help="fail a test that replays a @tool whose code changed since it was recorded.",
     )
     group.addoption(
         "--agentops-judge",

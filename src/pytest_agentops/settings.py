@@ -82,6 +82,9 @@ class Settings:
     replay_tools: bool = True
     #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
     block_network: bool = False
+    #: A replayed ``@tool`` whose code changed since recording fails the test
+    #: (``--agentops-strict-tools`` or ini ``agentops_strict_tools``).
+    strict_tools: bool = False
     #: LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``).
     judge: JudgeSettings = field(default_factory=JudgeSettings)
 
@@ -162,5 +165,7 @@ def resolve(config: pytest.Config) -> Settings:
         replay_tools=_ini_bool(config, "agentops_replay_tools"),
         block_network=bool(config.getoption("agentops_block_network"))
         or _ini_bool(config, "agentops_block_network"),
+        strict_tools=bool(config.getoption("agentops_strict_tools"))
+        or _ini_bool(config, "agentops_strict_tools"),
         judge=resolve_judge(config),
     )

@@ -22,7 +22,7 @@ import copy
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -158,13 +158,18 @@ class Recorder:
 
     # ---- producers: @tool (the hot path) -------------------------------------------------
     def tool_started(
-        self, name: str, arguments: dict[str, Any], replayable: bool = True
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        replayable: bool = True,
+        code: Callable[[], str | None] | None = None,
     ) -> StepRecord:
         """A tool call starts; steps made until it finishes are its children.
 
         When the tool tape replays this call, the returned record's ``replayed`` holds the
         recorded outcome: finish with :meth:`tool_replayed` instead of running the tool.
-        Otherwise run it and finish with :meth:`tool_finished`.
+        Otherwise run it and finish with :meth:`tool_finished`.  ``code`` gives the
+        fingerprint of the tool's code, kept with its recordings to tell when it changed.
         """
         tape = self.tool_tape
         if tape is None or not replayable or not tape.handles(name):
@@ -182,7 +187,7 @@ class Recorder:
                 "tool", f"s{next(self._ids)}", _parent(), {"name": name, "arguments": data}
             )
             self._records.append(rec)
-            replayed = tape.take(name, data, loose)
+            replayed = tape.take(name, data, loose, code)
             if replayed is RUN_REAL:
                 replayed = None
             elif replayed is None:

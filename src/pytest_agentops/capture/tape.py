@@ -31,6 +31,7 @@ TAPE_SCHEMA_VERSION = 1
 #: The keys of a recording in the file, in the order they are written.
 _FILE_KEYS = (
     "name",
+    "code",
     "arguments",
     "result",
     "error",
@@ -56,6 +57,8 @@ class RecordedToolCall(ToolCall):
     error_args: list[Any] | None = None
     #: False when the result was not JSON data: replay then runs the tool for real.
     replayable: bool = True
+    #: Fingerprint of the tool function's code when it was recorded (see ``code_fingerprint``).
+    code: str | None = None
 
     def to_file(self) -> dict[str, Any]:
         """The recording as the cassette file holds it (no step id, parent or start time)."""
@@ -124,6 +127,7 @@ class ToolTape:
         on_miss: Callable[[str, dict[str, Any], list[RecordedToolCall]], BaseException]
         | None = None,
         redact: Callable[[Any], Any] | None = None,
+        on_changed: Callable[[str], BaseException | None] | None = None,
     ) -> None:
         #: Recordings loaded from the cassette (replayed), then new ones (saved).
         self.recorded = list(recorded) if replay else []
@@ -139,6 +143,10 @@ class ToolTape:
         self.misses: list[str] = []
         #: Per tool, the arguments left out of its replay key (they are not data).
         self.loose: dict[str, set[str]] = {}
+        #: Per tool, what gives the fingerprint of its code now; tools found changed.
+        self.codes: dict[str, Callable[[], str | None]] = {}
+        self.changed: set[str] = set()
+        self._on_changed = on_changed
 
     @property
     def dirty(self) -> bool:
@@ -148,16 +156,23 @@ class ToolTape:
         return name not in self.real_tools
 
     def take(
-        self, name: str, arguments: dict[str, Any], loose: dict[str, str] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        loose: dict[str, str] | None = None,
+        code: Callable[[], str | None] | None = None,
     ) -> RecordedToolCall | None:
         """The recording that answers this call, or ``None`` to run the tool for real.
 
         ``loose``: the arguments that are not data (name -> type name), which cannot be
         compared from one run to the next: they are left out of the key (with a warning).
+        ``code``: gives the fingerprint of the tool's code, compared with the recording's.
         Raises (through ``on_miss``) when the call is not recorded and recording is off.
         """
         if loose:
             self._leave_out(name, loose)
+        if code is not None:
+            self.codes[name] = code
         if not self.replay and self.record:
             return None
         key = arguments_key(name, self._redact(self._key_arguments(name, arguments)))
@@ -166,13 +181,31 @@ class ToolTape:
                 if not self._played[index] and recorded_key == key:
                     self._played[index] = True
                     call = self.recorded[index]
-                    return call if call.replayable else RUN_REAL
+                    break
+            else:
+                call = None
+        if call is not None:
+            self._check_code(call, code)
+            return call if call.replayable else RUN_REAL
         if self.record:
             return None
         unplayed = [c for c, played in zip(self.recorded, self._played, strict=True) if not played]
         if self._on_miss is None:
             raise ReplayedToolError(f"tool call {name}({arguments}) is not recorded")
         raise self._on_miss(name, arguments, unplayed)
+
+    def _check_code(self, call: RecordedToolCall, code: Callable[[], str | None] | None) -> None:
+        """A replayed result from an older version of the tool's code is reported (once)."""
+        if call.code is None or code is None or call.name in self.changed:
+            return
+        now = code()
+        if now is None or now == call.code:
+            return
+        self.changed.add(call.name)
+        if self._on_changed is not None:
+            failure = self._on_changed(call.name)
+            if failure is not None:
+                raise failure
 
     def _leave_out(self, name: str, loose: dict[str, str]) -> None:
         known = self.loose.setdefault(name, set())
@@ -226,6 +259,7 @@ class ToolTape:
             else None,
             duration_ms=round(duration_ms, 3) if duration_ms is not None else None,
             replayable=replayable,
+            code=self.codes[name]() if name in self.codes else None,
         )
         with self._lock:
             self.new.append(call)

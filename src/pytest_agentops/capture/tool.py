@@ -141,6 +141,34 @@ def tool(
     return _wrap(fn, name, replay, exclude)
 
 
+def code_fingerprint(fn: Callable[..., Any]) -> str | None:
+    """A digest of a function's own code: its syntax tree without decorators, docstring,
+    comments or layout (``None`` when the source is not available)."""
+    import ast
+    import hashlib
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    node = tree.body[0] if tree.body else tree
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node.decorator_list = []
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            node.body = body[1:] or [ast.Pass()]  # the docstring is not code
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, ast.AST):
+            return [type(value).__name__, *(walk(getattr(value, f, None)) for f in value._fields)]
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return repr(value)
+
+    return hashlib.sha256(repr(walk(node)).encode()).hexdigest()[:16]
+
+
 def _not_a_function(fn: object) -> TypeError:
     kind = type(fn).__name__
     if hasattr(fn, "name") or kind.endswith("Tool"):  # a framework's tool object
@@ -159,6 +187,7 @@ def _wrap(fn: F, name: str | None, replay: bool = True, exclude: Collection[str]
         raise _not_a_function(fn)
     tool_name = name or getattr(fn, "__name__", None) or repr(fn)
     bind = _make_binder(fn, exclude)
+    code = functools.cache(functools.partial(code_fingerprint, fn))  # once, and only if asked
     active = ACTIVE
     wrapper: Callable[..., Any]
 
@@ -168,7 +197,7 @@ def _wrap(fn: F, name: str | None, replay: bool = True, exclude: Collection[str]
             recorder = active.recorder
             if recorder is None:
                 return await fn(*args, **kwargs)
-            started = recorder.tool_started(tool_name, bind(args, kwargs), replay)
+            started = recorder.tool_started(tool_name, bind(args, kwargs), replay, code)
             if started.replayed is not None:  # answered from the test's cassette
                 return recorder.tool_replayed(started)
             try:
@@ -186,7 +215,7 @@ def _wrap(fn: F, name: str | None, replay: bool = True, exclude: Collection[str]
             recorder = active.recorder
             if recorder is None:
                 return fn(*args, **kwargs)
-            started = recorder.tool_started(tool_name, bind(args, kwargs), replay)
+            started = recorder.tool_started(tool_name, bind(args, kwargs), replay, code)
             if started.replayed is not None:  # answered from the test's cassette
                 return recorder.tool_replayed(started)
             try:

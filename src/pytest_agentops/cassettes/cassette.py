@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ class Cassette:
         capture_http: bool = True,
         redact_hook: Callable[[dict[str, Any]], None] | None = None,
         display_path: str | None = None,
+        strict_tools: bool = False,
     ) -> None:
         self.path = path
         self.mode = mode
@@ -117,6 +119,7 @@ class Cassette:
         self.real_tools = real_tools
         self.replay_tools = replay_tools
         self.capture_http = capture_http
+        self.strict_tools = strict_tools
         self.redactor = Redactor()
         self._redact_hook = redact_hook
         self.loaded_tools: list[RecordedToolCall] = []
@@ -166,6 +169,7 @@ class Cassette:
             real_tools=self.real_tools,
             on_miss=self.tool_miss,
             redact=self.redactor.value,
+            on_changed=self.tool_changed,
         )
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -268,6 +272,22 @@ class Cassette:
         if recorder is not None:  # litellm will never report how the call ended
             recorder.abandon_pending(message.splitlines()[0])
         return pytest.fail.Exception(message, pytrace=False)
+
+    def tool_changed(self, name: str) -> BaseException | None:
+        """A tool replays results recorded from other code: a warning, or with
+        ``--agentops-strict-tools`` the exception that fails the test."""
+        message = (
+            f"the code of @tool {name} changed since its results were recorded in "
+            f"{self.display_path}: the replayed results may not be what it returns now. "
+            "Record them again with --agentops-record=rewrite, or let the tool run for real: "
+            f"@tool(replay=False) or @pytest.mark.agentops_cassette(real_tools=[{name!r}])."
+        )
+        if self.strict_tools:
+            return self.fail(f"{message} (Failing: --agentops-strict-tools.)")
+        from pytest_agentops.errors import AgentopsWarning
+
+        warnings.warn(AgentopsWarning(message), stacklevel=2)
+        return None
 
     def tool_miss(
         self, name: str, arguments: dict[str, Any], unplayed: list[RecordedToolCall]

@@ -150,6 +150,7 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
         capture_http=config.stash[SETTINGS_KEY].capture_http,
         redact_hook=redact_hook,
         display_path=options.display_path,
+        strict_tools=config.stash[SETTINGS_KEY].strict_tools,
     )
     problem = None
     try:
