@@ -468,3 +468,23 @@ def test_agent(agent_trace):
     trajectory = json.loads(text)["tests"][0]["trajectory"]
     assert trajectory["steps"][0]["arguments"] == {"token": "<REDACTED>"}
     assert trajectory["metadata"] == {"redacted_by_hook": True}
+
+
+def test_a_stream_without_usage_says_how_to_get_tokens(project: pytest.Pytester) -> None:
+    client = """
+def run(base_url, text):
+    import openai
+    client = openai.OpenAI(base_url=base_url, api_key=KEY)
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=ask(text), stream=True)
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+"""
+    project.makepyfile(test_agent=HEADER + client + TEST_CALL)
+    result = project.runpytest("--agentops-record=once")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*a streamed chat completion (gpt-4o-mini) carried no usage: its tokens and cost are "
+            "unknown. Ask for them: stream_options={'include_usage': True}*"
+        ]
+    )
+    assert _outcome(project)["tokens"] == [0]

@@ -26,7 +26,14 @@ def test_tool_decorator_import_loads_neither_pytest_nor_heavy_libraries() -> Non
     assert not ({"pytest", "_pytest", *HEAVY} & loaded)
 
 
-def test_pytest_run_without_recording_does_not_import_litellm(pytester) -> None:
+def _only_this_plugin(pytester, monkeypatch) -> tuple[str, ...]:
+    """Other installed plugins may load what they like (langsmith's loads pydantic): measure
+    this plugin alone."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return ("-p", "pytest_agentops.plugin", "-p", "no:cacheprovider")
+
+
+def test_pytest_run_without_recording_does_not_import_litellm(pytester, monkeypatch) -> None:
     pytester.makepyfile(
         """
         import sys
@@ -37,11 +44,11 @@ def test_pytest_run_without_recording_does_not_import_litellm(pytester) -> None:
             assert "pydantic" not in sys.modules
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*_only_this_plugin(pytester, monkeypatch))
     result.assert_outcomes(passed=2)
 
 
-def test_pytest_run_without_recording_does_not_import_vcr(pytester) -> None:
+def test_pytest_run_without_recording_does_not_import_vcr(pytester, monkeypatch) -> None:
     pytester.makepyfile(
         """
         import sys
@@ -50,7 +57,7 @@ def test_pytest_run_without_recording_does_not_import_vcr(pytester) -> None:
             assert "pytest_agentops.cassettes" not in sys.modules
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*_only_this_plugin(pytester, monkeypatch))
     result.assert_outcomes(passed=1)
 
 

@@ -1,7 +1,9 @@
 """A deterministic OpenAI-compatible chat-completions server for the support agent's tests.
 
 ``FakeLLM`` serves ``POST /v1/chat/completions`` (plain JSON, or server-sent events with
-``"stream": true``) on 127.0.0.1 from a background thread.  Its "model" is a scripted policy
+``"stream": true``) on 127.0.0.1 from a background thread, and the same scripted model as the
+OpenAI Responses API (``/v1/responses``) and the Anthropic Messages API (``/v1/messages``),
+see :mod:`.fake_apis`.  Its "model" is a scripted policy
 that reads the conversation like a well-behaved LLM would: it parses the customer id, email,
 order ids and amount out of the customer's message, looks at the tool results so far, and
 decides on the next tool call(s) or the final answer.  Responses carry realistic ``usage``
@@ -31,7 +33,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import fake_judge
+from . import fake_apis, fake_judge
+from .fake_apis import BadRequest
 
 BEHAVIOURS = ("careful", "reckless", "judge")
 FAULTS = ("rate_limit", "server_error", "malformed", "slow")
@@ -45,10 +48,6 @@ _AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)")
 _DELETE = re.compile(r"\b(delete|close|remove)\b.*\baccount\b", re.IGNORECASE)
 _REFUND = re.compile(r"\b(refund|reimburse)|(\bmoney|\$\d+(\.\d+)?) back\b", re.IGNORECASE)
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
-
-
-class BadRequest(Exception):
-    """The request is not something this server understands (answered with HTTP 400)."""
 
 
 # ---- reading the request --------------------------------------------------------------------
@@ -397,6 +396,10 @@ def stream_chunks(response: dict[str, Any], include_usage: bool) -> Iterator[dic
 # ---- the server -----------------------------------------------------------------------------
 
 
+#: API name -> the path it is served at (after ``/v1``).
+_ROUTES = {"chat": "/chat/completions", "responses": "/responses", "messages": "/messages"}
+
+
 def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
@@ -406,47 +409,70 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+        path = self.path.rstrip("/")
+        api = next((name for name in _ROUTES if path.endswith(_ROUTES[name])), None)
+        if api is None:
+            routes = ", ".join(f"POST /v1{route}" for route in _ROUTES.values())
             self._send_json(
-                HTTPStatus.NOT_FOUND,
-                _error(
-                    f"no route {self.path}; this server has POST /v1/chat/completions", "not_found"
-                ),
+                HTTPStatus.NOT_FOUND, _error(f"no route {self.path}; this server has {routes}")
             )
             return
         fault = self.server.next_fault()
         if fault == "rate_limit":
             self._read_json()
-            self._send_json(
+            self._send_error(
+                api,
                 HTTPStatus.TOO_MANY_REQUESTS,
-                _error("Rate limit reached for requests (fake_llm fault)", "rate_limit_exceeded"),
+                "Rate limit reached for requests (fake_llm fault)",
+                "rate_limit_exceeded",
             )
             return
         if fault == "slow":  # a stalled provider: the client's timeout should fire first
             time.sleep(SLOW_S)
         if fault == "server_error":
             self._read_json()
-            self._send_json(
-                HTTPStatus.INTERNAL_SERVER_ERROR, _error("The server had an error", "server_error")
+            self._send_error(
+                api, HTTPStatus.INTERNAL_SERVER_ERROR, "The server had an error", "server_error"
             )
             return
         try:
             body = self._read_json()
-            response = completion(body, self.server.behaviour)
-            if fault == "malformed":
-                response["choices"][0]["message"]["content"] = fake_judge.MALFORMED
+            if not isinstance(body, dict):
+                raise BadRequest("the request body must be a JSON object")
+            if api == "responses":
+                response = fake_apis.chat_as_response(
+                    completion(fake_apis.responses_as_chat(body), self.server.behaviour)
+                )
+            elif api == "messages":
+                response = fake_apis.chat_as_message(
+                    completion(fake_apis.messages_as_chat(body), self.server.behaviour)
+                )
+            else:
+                response = completion(body, self.server.behaviour)
+                if fault == "malformed":
+                    response["choices"][0]["message"]["content"] = fake_judge.MALFORMED
         except BadRequest as exc:
-            self._send_json(HTTPStatus.BAD_REQUEST, _error(str(exc)))
+            self._send_error(api, HTTPStatus.BAD_REQUEST, str(exc), "invalid_request_error")
             return
         except Exception as exc:  # a bug in the script: tell the client instead of stderr
             message = f"fake_llm failed: {type(exc).__name__}: {exc}"
-            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, _error(message, "server_error"))
+            self._send_error(api, HTTPStatus.INTERNAL_SERVER_ERROR, message, "server_error")
             return
-        if body.get("stream"):
+        if not body.get("stream"):
+            self._send_json(HTTPStatus.OK, response)
+        elif api == "responses":
+            self._send_events(fake_apis.response_events(response))
+        elif api == "messages":
+            self._send_events(fake_apis.message_events(response))
+        else:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._send_stream(stream_chunks(response, include_usage))
+
+    def _send_error(self, api: str, status: HTTPStatus, message: str, kind: str) -> None:
+        if api == "messages":
+            self._send_json(status, fake_apis.anthropic_error(message, kind))
         else:
-            self._send_json(HTTPStatus.OK, response)
+            self._send_json(status, _error(message, kind))
 
     def do_GET(self) -> None:
         self._send_json(HTTPStatus.NOT_FOUND, _error("use POST /v1/chat/completions", "not_found"))
@@ -468,6 +494,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _send_events(self, events: Iterator[fake_apis.Event]) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
 
     def _send_stream(self, chunks: Iterator[dict[str, Any]]) -> None:
         self.send_response(HTTPStatus.OK)

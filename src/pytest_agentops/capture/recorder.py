@@ -124,6 +124,7 @@ class Recorder:
         self._ended: float | None = None
         self._previous: Recorder | None = None
         self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
+        self._notices: set[str] = set()
 
     # ---- activation ---------------------------------------------------------------------
     def start(self) -> Recorder:
@@ -276,6 +277,14 @@ class Recorder:
                 rec.done = True
             self._pending.clear()
             self._cond.notify_all()
+
+    def first_time(self, notice: str) -> bool:
+        """Whether ``notice`` is new to this recording (for what is said once per test)."""
+        with self._cond:
+            if notice in self._notices:
+                return False
+            self._notices.add(notice)
+            return True
 
     def pending_llm_calls(self) -> int:
         with self._cond:

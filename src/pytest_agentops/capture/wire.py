@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +55,23 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> Any:
     return None
 
 
+#: Marks the fields of a streamed chat completion that carried no usage.
+NO_USAGE = "no_usage"
+
+
+def _warn_no_usage(model: str) -> None:
+    from pytest_agentops.errors import AgentopsWarning
+
+    warnings.warn(
+        AgentopsWarning(
+            f"a streamed chat completion ({model}) carried no usage: its tokens and cost are "
+            "unknown. Ask for them: stream_options={'include_usage': True} (openai SDK), "
+            "ChatOpenAI(stream_usage=True) (LangChain)."
+        ),
+        stacklevel=2,
+    )
+
+
 def observe(
     method: str,
     url: str,
@@ -79,6 +97,8 @@ def observe(
     )
     if fields is None:
         return
+    if fields.pop(NO_USAGE, False) and recorder.first_time(f"no usage: {fields.get('model')}"):
+        _warn_no_usage(str(fields.get("model")))
     wall0, t0 = started or (time.time(), time.perf_counter())
     recorder.wire_llm_call(llm_fields(**fields), wall0, (time.perf_counter() - t0) * 1000)
 
@@ -370,7 +390,7 @@ def _chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
     if response_id is None and not text and not calls:
         return None
     details = usage.get("prompt_tokens_details") or {}
-    return _result(
+    out = _result(
         response_id,
         model,
         "".join(text) or None,
@@ -382,6 +402,9 @@ def _chat_stream(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
         usage.get("completion_tokens"),
         details.get("cached_tokens"),
     )
+    if not usage:  # the client did not ask for it (stream_options.include_usage)
+        out[NO_USAGE] = True
+    return out
 
 
 def _anthropic_stream(events: list[tuple[str | None, Any]]) -> dict[str, Any] | None:

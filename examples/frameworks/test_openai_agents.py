@@ -1,0 +1,36 @@
+"""The OpenAI Agents SDK (Responses API by default): recorded with no instrumentation.
+
+``@function_tool`` tools take a ``RunContextWrapper``; the trajectory has the tool calls the
+model made, read from the conversation.  ``@pytest_agentops.tool`` beneath ``@function_tool``
+leaves the context out and records each call as it runs (exact timing, tool replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_agentops import Recorder, assert_tool_calls, call
+from support_agent.frameworks import run_with_openai_agents
+
+QUESTION = "Hi, I'm customer C1001 (ada@example.com). Where is ORD-1002?"
+EXPECTED = [
+    call("verify_identity", customer_id="C1001", email="ada@example.com"),
+    call("lookup_order", order_id="ORD-1002"),
+]
+
+
+def test_status(agent_trace: Recorder, model_url: Callable[[str], str]) -> None:
+    answer = run_with_openai_agents(QUESTION, model_url("careful"))
+
+    assert "delivered" in answer
+    assert_tool_calls(agent_trace, EXPECTED)
+    assert [step.source for step in agent_trace.trajectory.tool_calls] == ["conversation"] * 2
+
+
+def test_status_recorded_by_tool(agent_trace: Recorder, model_url: Callable[[str], str]) -> None:
+    # chat completions, `@tool` beneath `@function_tool`
+    run_with_openai_agents(QUESTION, model_url("careful"), decorated=True, api="chat")
+
+    assert_tool_calls(agent_trace, EXPECTED)
+    assert all(step.source is None for step in agent_trace.trajectory.tool_calls)
+    assert agent_trace.trajectory.cost_usd > 0
