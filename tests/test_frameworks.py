@@ -92,3 +92,18 @@ def test_framework_records_and_replays_offline(
     pytester.runpytest("--agentops-record=once").assert_outcomes(passed=cases)
     result = pytester.runpytest("--agentops-block-network")  # replayed, the server gone
     result.assert_outcomes(passed=cases)
+
+
+def test_tool_above_a_frameworks_decorator_says_to_put_it_beneath() -> None:
+    from agents import function_tool
+    from langchain_core.tools import tool as langchain_tool
+
+    from pytest_agentops import tool
+
+    def lookup_order(order_id: str) -> str:
+        """Look an order up."""
+        return order_id
+
+    for framework_decorator in (function_tool, langchain_tool):
+        with pytest.raises(TypeError, match="Put @tool beneath the framework's decorator"):
+            tool(framework_decorator(lookup_order))
