@@ -4,6 +4,11 @@ import os
 
 # Tests never fetch litellm's price table from the network.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+# The pytest runs these tests start do without langsmith's plugin (installed with the
+# frameworks extra): it costs a second at every start and plays no part here.
+os.environ["PYTEST_ADDOPTS"] = " ".join(
+    filter(None, [os.environ.get("PYTEST_ADDOPTS"), "-p no:langsmith_plugin"])
+)
 
 import litellm  # noqa: F401  imported once: pytester's inline runs would re-import it (~3 s)
 
