@@ -15,21 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from fake_model import CONFTEST, use_fake_model
+
 KEY = "sk-test-SECRET0123456789abcdefXYZ"
-
-CONFTEST = """
-import pytest
-from support_agent.fake_llm import FakeLLM
-
-@pytest.fixture
-def base_url(agentops_cassette):
-    if agentops_cassette is not None and agentops_cassette.recording:
-        with FakeLLM() as server:
-            yield server.base_url
-    else:
-        yield "http://127.0.0.1:9/v1"  # nothing listens here
-"""
 
 HEADER = f"""
 import asyncio, json, os, pathlib, time
@@ -117,9 +105,7 @@ def test_call(agent_trace, base_url):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.syspathinsert(EXAMPLES)
-    monkeypatch.setenv("PYTHONPATH", str(EXAMPLES), prepend=":")
-    pytester.makeconftest(CONFTEST)
+    use_fake_model(pytester, monkeypatch)
     pytester.makeini("[pytest]\nfilterwarnings =\n    ignore::DeprecationWarning\n")
     return pytester
 

@@ -4,17 +4,14 @@ carries (OpenAI chat ``role: tool``, Responses ``function_call_output``, Anthrop
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fake_model import use_fake_model
 from pytest_agentops import ToolCall, assert_tool_calls, tool
 from pytest_agentops.capture.fields import llm_fields
 from pytest_agentops.capture.recorder import Recorder
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 ASK = {"role": "user", "content": "Weather in Paris and Oslo?"}
 CALLS = [
@@ -140,19 +137,6 @@ def test_each_result_becomes_one_step_though_every_later_request_repeats_it() ->
     assert len(recorder.trajectory.tool_calls) == 2
 
 
-CONFTEST = """
-import pytest
-from support_agent.fake_llm import FakeLLM
-
-@pytest.fixture
-def base_url(agentops_cassette):
-    if agentops_cassette is not None and agentops_cassette.recording:
-        with FakeLLM() as server:
-            yield server.base_url
-    else:
-        yield "http://127.0.0.1:9/v1"  # nothing listens here
-"""
-
 RAW_AGENT = """
 import json
 import openai
@@ -200,9 +184,7 @@ def test_status(agent_trace, base_url):
 def test_an_undecorated_raw_sdk_agent_is_asserted_on_recorded_and_replayed(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.syspathinsert(EXAMPLES)
-    monkeypatch.setenv("PYTHONPATH", str(EXAMPLES), prepend=os.pathsep)
-    pytester.makeconftest(CONFTEST)
+    use_fake_model(pytester, monkeypatch)
     pytester.makepyfile(test_raw=RAW_AGENT)
     pytester.runpytest("--agentops-record=once").assert_outcomes(passed=1)
     pytester.runpytest().assert_outcomes(passed=1)  # replayed offline

@@ -9,12 +9,9 @@ framework's decorator (the framework's context parameters left out).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from fake_model import use_fake_model
 
 # Imported here once: the inner pytest runs below then find them loaded (each import takes
 # seconds).  The frameworks come with the `dev` extra (through `examples`).
@@ -24,18 +21,6 @@ pytest.importorskip("langgraph.prebuilt")
 pytest.importorskip("langchain_openai")
 pytest.importorskip("pydantic_ai")
 
-CONFTEST = """
-import pytest
-from support_agent.fake_llm import FakeLLM
-
-@pytest.fixture
-def base_url(agentops_cassette):
-    if agentops_cassette is not None and agentops_cassette.recording:
-        with FakeLLM() as server:
-            yield server.base_url
-    else:
-        yield "http://127.0.0.1:9/v1"  # nothing listens here
-"""
 
 TEST = """
 import pytest
@@ -83,9 +68,7 @@ CASES = {
 def test_framework_records_and_replays_offline(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, framework: str
 ) -> None:
-    pytester.syspathinsert(EXAMPLES)
-    monkeypatch.setenv("PYTHONPATH", str(EXAMPLES), prepend=os.pathsep)
-    pytester.makeconftest(CONFTEST)
+    use_fake_model(pytester, monkeypatch)
     pytester.makeini("[pytest]\nfilterwarnings =\n    ignore::DeprecationWarning\n")
     pytester.makepyfile(test_agent=TEST.format(framework=framework, cases=CASES[framework]))
     cases = len(CASES[framework])
