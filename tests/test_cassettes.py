@@ -474,3 +474,35 @@ def run(base_url, text):
         ]
     )
     assert _outcome(project)["tokens"] == [0]
+
+
+def test_a_cassette_never_runs_code_whatever_vcrpy_loads_with(
+    project: pytest.Pytester,
+) -> None:
+    # vcrpy 6.0-8.1 loaded cassettes with PyYAML's unsafe loader: play that vcrpy here.
+    project.makeconftest(
+        CONFTEST
+        + """
+import yaml
+import vcr.serializers.yamlserializer as vcr_yaml
+
+vcr_yaml.deserialize = lambda text: yaml.load(text, Loader=yaml.UnsafeLoader)
+"""
+    )
+    project.makepyfile(test_agent=_module("litellm_sync"))
+    cassette = _cassette(project)
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text(
+        "version: 1\ninteractions:\n"
+        "- request: !!python/object/apply:os.system ['echo pwned > pwned.txt']\n"
+        "  response: {status: {code: 200, message: OK}, headers: {}, body: {string: ''}}\n"
+    )
+    result = project.runpytest()
+    result.assert_outcomes(errors=1)
+    assert not (project.path / "pwned.txt").exists()
+    result.stdout.fnmatch_lines(
+        [
+            "cassettes/test_agent/test_call.yaml (line 3): YAML tag "
+            "'!!python/object/apply:os.system' is not allowed in a cassette*"
+        ]
+    )

@@ -285,3 +285,17 @@ def test_a_trace_read_in_the_wrong_format_is_refused() -> None:
     responses_items = [{"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"}]
     with pytest.raises(TrajectoryLoadError, match=r"OpenAI Responses item"):
         Trajectory.load(responses_items)
+
+
+def test_yaml_trajectories_refuse_aliases_and_tags(tmp_path: Path) -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(20)
+    )
+    path = tmp_path / "laughs.yaml"
+    path.write_text(laughs)
+    with pytest.raises(TrajectoryLoadError, match=r"laughs\.yaml at line 1: YAML anchors"):
+        Trajectory.load(path)
+    path.write_text("schema_version: 1\nsteps: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(TrajectoryLoadError, match=r"YAML tag '!!python/object/apply:os.system'"):
+        Trajectory.load(path)

@@ -231,3 +231,79 @@ def error_text(exc: BaseException) -> str:
     """``"ValueError: no such order"`` (the class name alone when there is no message)."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---- plain YAML --------------------------------------------------------------------------------
+
+#: The explicit YAML tags of plain data (``!!binary``: bytes, as cassettes store bodies).
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "binary")
+)
+
+
+class UnsafeYaml(ValueError):
+    """YAML that plain data never needs: an alias, an anchor, a tag, absurd nesting."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def refuse_unsafe_yaml(
+    text: str,
+    what: str,
+    tags: frozenset[str] = PLAIN_TAGS,
+    max_depth: int = 100,
+    *,
+    fast: bool = True,
+) -> None:
+    """Scan ``text`` (YAML events only: nothing is built) and raise :class:`UnsafeYaml` at
+    the first alias, anchor, tag outside ``tags`` or nesting deeper than ``max_depth``.
+
+    Aliases are refused before anything is built, so a "billion laughs" file costs nothing;
+    tags such as ``!!python/object/apply`` never reach a constructor.  Syntax errors are
+    PyYAML's own (``yaml.YAMLError``); ``fast=False`` parses in Python, whose messages are
+    the more precise.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        mark = getattr(event, "start_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        if isinstance(event, yaml.AliasEvent):
+            raise UnsafeYaml(
+                f"YAML aliases (*{event.anchor}) are not allowed in {what}: write the value "
+                "out in full",
+                line,
+            )
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            raise UnsafeYaml(
+                f"YAML anchors (&{event.anchor}) are not allowed in {what}: remove the anchor "
+                "and write repeated values out in full",
+                line,
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in tags:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise UnsafeYaml(
+                f"YAML tag {shown!r} is not allowed in {what}, which is plain data "
+                "(mappings, lists, strings, numbers): remove the tag",
+                line,
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > max_depth:
+                raise UnsafeYaml(f"nested more than {max_depth} levels deep", line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def load_plain_yaml(text: str, what: str, tags: frozenset[str] = PLAIN_TAGS) -> Any:
+    """YAML as plain data, after :func:`refuse_unsafe_yaml`: PyYAML's safe loader only."""
+    import yaml
+
+    refuse_unsafe_yaml(text, what, tags)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from vcr.filters import decode_response
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request
-from vcr.serializers import compat, yamlserializer
+from vcr.serializers import compat
 
-from pytest_agentops._util import atomic_write_text, version_problem
+from pytest_agentops._util import UnsafeYaml, atomic_write_text, load_plain_yaml, version_problem
 from pytest_agentops.capture.tape import ToolTapeFile
 from pytest_agentops.errors import CassetteFileError
 
@@ -57,6 +57,9 @@ class Persister:
             raise CassetteNotFoundError()
         try:
             data = serializer.deserialize(text)
+        except UnsafeYaml as exc:
+            where = f" (line {exc.line})" if exc.line else ""
+            raise CassetteFileError(f"{shown}{where}: {exc}. {fix}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -124,19 +127,27 @@ class Persister:
         owner.written = True
 
 
-class Serializer:
-    """YAML as vcrpy reads it, written with keys in their recorded order (vcrpy sorts them,
-    which reorders replayed tool results and so changes what the agent sends next)."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # never anchors: every value written out, as the loader requires
 
-    _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+class Serializer:
+    """Cassette YAML, read and written by the plugin itself whatever vcrpy version is there
+    (vcrpy 6.0-8.1 read cassettes with PyYAML's unsafe loader: a cassette could run code).
+
+    Reading takes plain data only (no tags but ``!!binary``, no anchors or aliases); writing
+    keeps keys in their recorded order (vcrpy sorts them, which reorders replayed tool
+    results and so changes what the agent sends next).
+    """
 
     @staticmethod
     def deserialize(text: str) -> Any:
-        return yamlserializer.deserialize(text)
+        return load_plain_yaml(text, "a cassette")
 
-    @classmethod
-    def serialize(cls, data: Any) -> str:
-        return yaml.dump(data, Dumper=cls._Dumper, sort_keys=False, allow_unicode=True, width=100)
+    @staticmethod
+    def serialize(data: Any) -> str:
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def decode_body(response: dict[str, Any]) -> dict[str, Any]:

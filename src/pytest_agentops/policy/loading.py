@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pytest_agentops._util import UnsafeYaml, refuse_unsafe_yaml
 from pytest_agentops.errors import PolicyError
 from pytest_agentops.trajectory.model import SCHEMA_VERSION
 
@@ -65,15 +66,11 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.MappingNode, dict[Any, Any]
     Aliases are refused before anything is built, so a "billion laughs" file costs nothing.
     """
     try:
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            _refuse_unsafe(event, source)
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > _MAX_DEPTH:
-                    raise _error(source, event, f"nested more than {_MAX_DEPTH} levels deep")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        try:  # the Python parser: its syntax errors say more than libyaml's
+            refuse_unsafe_yaml(text, "a policy file", _PLAIN_TAGS, _MAX_DEPTH, fast=False)
+        except UnsafeYaml as exc:
+            at = f":{exc.line}" if exc.line else ""
+            raise PolicyError(f"{source}{at}: {exc}") from None
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
@@ -105,31 +102,6 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.MappingNode, dict[Any, Any]
             f"the top level must be a mapping of schema_version, name and rules, not {_a(data)}",
         )
     return root, data
-
-
-def _refuse_unsafe(event: yaml.Event, source: str) -> None:
-    if isinstance(event, yaml.AliasEvent):
-        raise _error(
-            source,
-            event,
-            f"YAML aliases (*{event.anchor}) are not allowed in a policy file: "
-            "write the value out in full",
-        )
-    if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-        raise _error(
-            source,
-            event,
-            f"YAML anchors (&{event.anchor}) are not allowed in a policy file: "
-            "remove the anchor and write repeated values out in full",
-        )
-    tag = getattr(event, "tag", None)
-    if tag is not None and tag not in _PLAIN_TAGS:
-        raise _error(
-            source,
-            event,
-            f"YAML tag {tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed in a policy "
-            "file, which is plain data (mappings, lists, strings, numbers): remove the tag",
-        )
 
 
 def _pairs(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from pytest_agentops._util import atomic_write_text, format_from_suffix, version_problem
+from pytest_agentops._util import (
+    UnsafeYaml,
+    atomic_write_text,
+    format_from_suffix,
+    load_plain_yaml,
+    version_problem,
+)
 from pytest_agentops.errors import TrajectoryLoadError
 from pytest_agentops.trajectory.openai_format import anthropic_blocks
 
@@ -76,7 +82,10 @@ def _read_file(path: Path, fmt: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return load_plain_yaml(text, "a trajectory file")
+    except UnsafeYaml as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise TrajectoryLoadError(f"{path}{where}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
