@@ -506,3 +506,29 @@ vcr_yaml.deserialize = lambda text: yaml.load(text, Loader=yaml.UnsafeLoader)
             "'!!python/object/apply:os.system' is not allowed in a cassette*"
         ]
     )
+
+
+def test_a_key_seen_in_a_later_request_header_is_redacted_everywhere(
+    project: pytest.Pytester,
+) -> None:
+    token = "tok-issued-by-a-tool-0123456789"
+    project.makepyfile(
+        test_agent=HEADER
+        + f"""
+from pytest_agentops import tool
+
+@tool
+def issue_token():
+    return {{"token": {token!r}}}  # recorded in the tool tape before any request uses it
+
+def test_call(agent_trace, base_url):
+    import openai
+    key = issue_token()["token"]
+    client = openai.OpenAI(base_url=base_url, api_key=key)
+    client.chat.completions.create(model="gpt-4o-mini", messages=ask("Where is my order?"))
+"""
+    )
+    project.runpytest("--agentops-record=once").assert_outcomes(passed=1)
+    text = _cassette(project).read_text()
+    assert token not in text
+    assert "token: <REDACTED>" in text

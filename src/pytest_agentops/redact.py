@@ -7,9 +7,14 @@ Standard library only.  Three layers, each cheap:
 - URL query parameters that carry keys (``key``, ``api_key``, ``access_token``...) are
   replaced with :data:`PLACEHOLDER`;
 - in any text (bodies, URLs, tool results), well-known API-key shapes (OpenAI/Anthropic
-  ``sk-...``, AWS, GitHub, Slack, Google, Stripe), ``Bearer`` tokens, and the values of
-  secret-looking environment variables (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``...) are
-  replaced with :data:`PLACEHOLDER`.
+  ``sk-...``, AWS, GitHub, Slack, Google, Stripe, Hugging Face, Groq, JWTs), private-key
+  blocks, secrets under a key's name (``api-key: ...``, ``aws_secret_access_key=...``),
+  ``Bearer`` tokens, the values of secret-looking environment variables (``*_API_KEY``,
+  ``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_JWT``, ``*AUTH*``...) and every value seen in a
+  credential header in this process are replaced with :data:`PLACEHOLDER`.
+
+Every file the plugin writes goes through :class:`Redactor`: cassettes and their tool tapes,
+the JSON report, dumped trajectories.
 """
 
 from __future__ import annotations
@@ -63,13 +68,30 @@ API_KEY = re.compile(
     r"|github_pat_\w{22,}"  # GitHub fine-grained tokens
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
     r"|AIza[\w-]{35}"  # Google API keys
-    r"|[rs]k_live_[A-Za-z0-9]{20,}"  # Stripe live keys
+    r"|ya29\.[\w-]{20,}"  # Google OAuth access tokens
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{20,}"  # Stripe keys
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
+    r"|gsk_[A-Za-z0-9]{40,}"  # Groq keys
+    r"|eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}"  # JWTs (header.payload.signature)
     r")(?![\w-])",
     re.ASCII,
 )
+#: A PEM private key, whole (also with its newlines escaped, as in JSON).
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----.*?-----END [A-Z ]{0,40}PRIVATE KEY-----", re.S
+)
+#: Secrets known by the name they are given: an AWS secret access key under its name or
+#: next to its key id, and any long value under an API key's name (an Azure key is 32 hex).
+_NAMED = re.compile(
+    r"(?i)((?:aws_?secret_?access_?key|secret_?access_?key)[\"']?\s*[:=]\s*[\"']?)"
+    r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+    r"|((?:azure|openai|api)[\w-]{0,30}?key[\"']?\s*[:=]\s*[\"']?)"
+    r"([A-Za-z0-9/+=_.-]{16,})"
+    r"|((?:AKIA|ASIA)[0-9A-Z]{16}[\"'\s:,=;|]{1,6})([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+)
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]{8,}")
 _SECRET_ENV_NAME = re.compile(
-    r"(API_?KEY|_TOKEN|_SECRET|SECRET_KEY|_PASSWORD|ACCESS_KEY)$", re.IGNORECASE
+    r"(API_?KEY|_KEY|_TOKEN|_SECRET|SECRET_KEY|_PASSWORD|ACCESS_KEY|_JWT)$|AUTH", re.IGNORECASE
 )
 #: Environment values shorter than this are not treated as secrets (too likely to be words).
 _MIN_SECRET_LEN = 8
@@ -91,24 +113,52 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+class _Learned:
+    """Secret values seen in credential headers in this process: every redactor hides them,
+    whichever test, cassette or report they turn up in next."""
+
+    def __init__(self) -> None:
+        self.values: frozenset[str] = frozenset()
+
+    def add(self, values: Iterable[str]) -> None:
+        new = {v for v in values if len(v) >= _MIN_SECRET_LEN} - self.values
+        if new:
+            self.values = self.values | new
+
+
+LEARNED = _Learned()
+
+
 class Redactor:
     """Replaces secrets in text; ``extra`` values (e.g. keys seen in auth headers) too."""
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
+        self._own: set[str] = set()
         self._values: list[str] = []
+        self._learned: frozenset[str] | None = None
         self.add(env_secrets())
         self.add(extra)
 
     def add(self, values: Iterable[str]) -> None:
-        new = {v for v in values if len(v) >= _MIN_SECRET_LEN and v not in self._values}
+        new = {v for v in values if len(v) >= _MIN_SECRET_LEN} - self._own
         if new:
-            self._values = sorted({*self._values, *new}, key=len, reverse=True)
+            self._own |= new
+            self._learned = None  # recompute the list
+
+    def _known(self) -> list[str]:
+        if self._learned is not LEARNED.values:
+            self._learned = LEARNED.values
+            self._values = sorted(self._own | self._learned, key=len, reverse=True)
+        return self._values
 
     def text(self, text: str) -> str:
-        for value in self._values:
+        for value in self._known():
             if value in text:
                 text = text.replace(value, PLACEHOLDER)
+        text = _NAMED.sub(_keep_name, text)  # first: it reads the AWS key id beside a secret
         text = API_KEY.sub(PLACEHOLDER, text)
+        if "PRIVATE KEY-----" in text:
+            text = _PRIVATE_KEY.sub(PLACEHOLDER, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: m.group(1) + PLACEHOLDER, text)
         return text
@@ -167,3 +217,17 @@ class Redactor:
                     if token and scheme.lower() in ("bearer", "basic", "token"):
                         found.append(token)
         self.add(found)
+        LEARNED.add(found)
+
+
+def _keep_name(match: re.Match[str]) -> str:
+    """A :data:`_NAMED` match with its name kept and its value replaced."""
+    for name in (1, 3, 5):
+        if match.group(name) is not None:
+            return match.group(name) + PLACEHOLDER
+    return PLACEHOLDER
+
+
+def redact_document(data: Any) -> Any:
+    """A JSON-like document (a report, a trajectory) with every string redacted."""
+    return Redactor().value(data)

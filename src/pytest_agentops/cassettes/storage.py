@@ -122,7 +122,8 @@ class Persister:
         data: dict[str, Any] = {"version": CASSETTE_VERSION, "interactions": interactions}
         tape = owner.tape
         if tape is not None and (tape.recorded or tape.new):
-            data["agentops"] = tape.to_file()
+            # again now: a secret first seen in a later request's headers is known by now
+            data["agentops"] = owner.redactor.value(tape.to_file())
         atomic_write_text(cassette_path, serializer.serialize(data))
         owner.written = True
 

@@ -264,7 +264,12 @@ _API_KEY_ANCHORS = (
     ("github_pat_", 0),
     ("xox", 0),
     ("AIza", 0),
+    ("ya29.", 0),
     ("k_live_", 1),
+    ("k_test_", 1),
+    ("hf_", 0),
+    ("gsk_", 0),
+    ("eyJ", 0),
 )
 
 

@@ -87,7 +87,10 @@ def violation_message(
         f"{format_violations(violations, trajectory)}\n\n"
         f"trajectory:\n{render_trajectory(trajectory, focus=focus)}"
     )
-    return str(redact(text, detectors)) if detectors else text
+    text = str(redact(text, detectors)) if detectors else text
+    from pytest_agentops.redact import Redactor  # keys and secrets too, as in every file
+
+    return Redactor().text(text)
 
 
 def _call_text(call: CallShown) -> str:

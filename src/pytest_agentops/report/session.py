@@ -92,15 +92,17 @@ class AgentopsSession:
             from pytest_agentops.redact import Redactor
 
             self._redactor = Redactor()
-        self.entries[item.nodeid] = {
+        entry = {
             "nodeid": item.nodeid,
             "outcome": overall_outcome(phases),
             "trial": None,
-            "trajectory": self._redactor.value(trajectory.to_jsonable()),
+            "trajectory": trajectory.to_jsonable(),
             "totals": trajectory.totals().model_dump(),
             "violations": _dumped(item, VIOLATIONS_KEY),
             "verdicts": _dumped(item, VERDICTS_KEY),
         }
+        # Every string, on the process that saw the secrets (xdist workers too).
+        self.entries[item.nodeid] = self._redactor.value(entry)
 
     def _warn_unpriced(self, trajectory: Trajectory) -> None:
         """Once per model and process: its calls have no cost, so costs are partial."""
@@ -160,8 +162,11 @@ class AgentopsSession:
 
         path = self.settings.report_path
         assert path is not None
+        from pytest_agentops.redact import redact_document
+
         data = self.build_report().model_dump(mode="json", exclude_none=False)
         self.config.hook.pytest_agentops_report(report=data)
+        data = redact_document(data)  # what the hook added too
         atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def pytest_report_header(self, config: pytest.Config) -> str | None:

@@ -176,8 +176,12 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
         raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
 
 
-def trajectory_to_text(traj: Trajectory, fmt: str) -> str:
+def trajectory_to_text(traj: Trajectory, fmt: str, redact: bool = True) -> str:
     data = traj.model_dump(mode="json", exclude_none=True)
+    if redact:
+        from pytest_agentops.redact import redact_document
+
+        data = redact_document(data)
     if fmt == "yaml":
         import yaml
 
@@ -185,11 +189,13 @@ def trajectory_to_text(traj: Trajectory, fmt: str) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def dump_trajectory(traj: Trajectory, path: str | Path | None, format: str = "auto") -> str:
+def dump_trajectory(
+    traj: Trajectory, path: str | Path | None, format: str = "auto", *, redact: bool = True
+) -> str:
     if format not in ("auto", "json", "yaml"):
         raise ValueError(f"unknown dump format {format!r}; use 'auto', 'json' or 'yaml'")
     fmt = format if format != "auto" else (format_from_suffix(path) if path else "json")
-    text = trajectory_to_text(traj, fmt)
+    text = trajectory_to_text(traj, fmt, redact)
     if path is not None:
         atomic_write_text(path, text)
     return text

@@ -203,11 +203,18 @@ class Trajectory(_Model):
 
         return load_trajectory(cls, source, format)
 
-    def dump(self, path: str | Path | None = None, *, format: str = "auto") -> str:
-        """Serialise to JSON or YAML (by the path's suffix); write atomically if a path is given."""
+    def dump(
+        self, path: str | Path | None = None, *, format: str = "auto", redact: bool = True
+    ) -> str:
+        """Serialise to JSON or YAML (by the path's suffix); write atomically if a path is given.
+
+        Secrets (API keys by shape and name, secret environment variables, values seen in
+        credential headers) are replaced with ``<REDACTED>``, as in every file the plugin
+        writes; ``redact=False`` keeps the values as they are.
+        """
         from .io import dump_trajectory
 
-        return dump_trajectory(self, path, format)
+        return dump_trajectory(self, path, format, redact=redact)
 
     def to_jsonable(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json")

@@ -1,0 +1,140 @@
+"""Secrets never reach a written file: keys of every provider, by shape and by name, in every
+place an agent puts data; cassettes, tool tapes, reports and dumped trajectories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_agentops import LLMCall, ToolCall, Trajectory
+from pytest_agentops.redact import PLACEHOLDER, Redactor, env_secrets
+
+# Fake, but shaped like the real thing.
+SHAPED = {
+    "openai": "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",
+    "anthropic": "sk-ant-api03-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6h",
+    "aws access key id": "AKIAIOSFODNN7EXAMPLE",
+    "google": "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
+    "hugging face": "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "groq": "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",
+    "github": "ghp_Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3d",
+    "github fine-grained": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+    "slack": "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "stripe": "sk_live_Ab3dEf6hIj9kLm2nOp5qRs8t",
+    "jwt": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+}
+PRIVATE_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx7Abc123\nq9Zx+/=Ab12\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AZURE_KEY = "0123456789abcdef0123456789abcdef"
+# Keys with no telling shape: known by the environment variables that hold them.
+BY_NAME = {
+    "AZURE_OPENAI_KEY": "4f1c0e2b9a7d4c3e8f6a5b2d1c0e9f8a",
+    "GROQ_KEY": "groq-plain-value-123456",
+    "MISTRAL_API_KEY": "mistralMistral0123456789abcdef",
+    "CO_API_KEY": "cohereCohere0123456789abcdefABCDEF",
+    "SERVICE_JWT": "opaque.jwt.value.0123456789",
+    "PROXY_AUTH": "proxy-auth-value-98765",
+}
+
+
+@pytest.mark.parametrize("provider", sorted(SHAPED))
+def test_keys_are_known_by_their_shape(provider: str) -> None:
+    key = SHAPED[provider]
+    text = Redactor().text(f'{{"note": "use {key} here", "k": "{key}"}}')
+    assert key not in text
+    assert text.count(PLACEHOLDER) == 2
+
+
+def test_private_keys_and_named_secrets() -> None:
+    r = Redactor()
+    assert PRIVATE_KEY not in r.text(f"config:\n{PRIVATE_KEY}\nend")
+    assert "MIIEow" not in r.text(f"config:\n{PRIVATE_KEY}\nend")
+    # an AWS secret key: next to its access key id, or under its name
+    assert AWS_SECRET not in r.text(f"AKIAIOSFODNN7EXAMPLE:{AWS_SECRET}")
+    assert AWS_SECRET not in r.text(f'{{"aws_secret_access_key": "{AWS_SECRET}"}}')
+    assert AWS_SECRET not in r.text(f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}")
+    # an Azure key: 32 hex digits under a key's name; other hex (digests) stays
+    assert AZURE_KEY not in r.text(f'{{"api-key": "{AZURE_KEY}"}}')
+    assert AZURE_KEY not in r.text(f"azure_openai_api_key: {AZURE_KEY}")
+    assert AZURE_KEY in r.text(f'{{"sha": "{AZURE_KEY}"}}')
+
+
+def test_secret_environment_variables_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in BY_NAME.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME_DIRECTORY", "/home/not-a-secret")
+    found = env_secrets()
+    assert set(BY_NAME.values()) <= set(found)
+    assert "/home/not-a-secret" not in found
+    text = Redactor().text(" ".join(BY_NAME.values()))
+    assert not any(value in text for value in BY_NAME.values())
+
+
+def test_a_value_seen_in_an_auth_header_is_redacted_everywhere() -> None:
+    first = Redactor()
+    first.remember_headers({"Authorization": ["Bearer tok-learned-0123456789"]})
+    # every redactor of the process knows it from then on (reports, later cassettes)
+    assert Redactor().text("echo tok-learned-0123456789") == f"echo {PLACEHOLDER}"
+
+
+def test_dump_redacts_unless_told_not_to(tmp_path: Path) -> None:
+    key = SHAPED["openai"]
+    traj = Trajectory(
+        steps=[
+            ToolCall(name="fetch", arguments={"token": key}, result={"echo": key}),
+            LLMCall(model="m", output_message={"role": "assistant", "content": f"key {key}"}),
+        ],
+        output=f"key {key}",
+    )
+    path = tmp_path / "t.json"
+    traj.dump(path)
+    assert key not in path.read_text()
+    assert PLACEHOLDER in path.read_text()
+    traj.dump(path, redact=False)
+    assert key in path.read_text()
+    assert key in traj.dump(redact=False)
+    assert key not in traj.dump()
+
+
+def test_report_violations_and_verdicts_are_redacted(pytester: pytest.Pytester) -> None:
+    key = SHAPED["anthropic"]
+    pytester.makefile(
+        ".yaml",
+        policy="schema_version: 1\nname: p\nrules:\n  - {id: no-delete, forbid_tools: [delete]}\n",
+    )
+    pytester.makeconftest(
+        f"""
+from pytest_agentops import Verdict
+
+def pytest_agentops_judge(request):
+    return Verdict(criteria=request.criteria, score=1.0, passed=True, threshold=0.5,
+                   reasoning="the answer quotes {key}", model="rules")
+"""
+    )
+    pytester.makepyfile(
+        test_agent=f"""
+import pytest
+
+@pytest.mark.agentops_policy("policy.yaml")
+def test_violation(agent_trace):
+    agent_trace.tool_call("delete", {{"api_key": "{key}"}})
+
+def test_verdict(agent_trace, agent_judge):
+    agent_trace.set_output("ok")
+    assert agent_judge("some text", "polite")
+"""
+    )
+    result = pytester.runpytest("--agentops-report=report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    text = (pytester.path / "report.json").read_text()
+    assert key not in text
+    report = json.loads(text)
+    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    assert tests["test_violation"]["violations"][0]["call"]["arguments"] == {"api_key": PLACEHOLDER}
+    assert PLACEHOLDER in tests["test_verdict"]["verdicts"][0]["reasoning"]
