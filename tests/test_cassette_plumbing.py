@@ -373,3 +373,53 @@ def test_unblocked():
 """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def _load(path: Path) -> object:
+    from types import SimpleNamespace
+
+    from pytest_agentops.cassettes.storage import Persister, Serializer
+
+    owner = SimpleNamespace(display_path=path.name, loaded_tools=[])
+    return Persister(owner).load_cassette(str(path), Serializer)  # type: ignore[arg-type]
+
+
+def test_every_broken_cassette_is_one_clear_error(tmp_path: Path) -> None:
+    from vcr.persisters.filesystem import CassetteNotFoundError
+
+    from pytest_agentops import CassetteFileError
+
+    root = Path(__file__).resolve().parents[1]
+    source = next((root / "cassettes" / "examples" / "test_support_agent").glob("*.yaml"))
+    text = source.read_text()
+    path = tmp_path / "broken.yaml"
+    messages = []
+    for cut in range(0, len(text), max(len(text) // 150, 1)):  # truncated anywhere
+        path.write_text(text[:cut])
+        try:
+            _load(path)
+        except (CassetteFileError, CassetteNotFoundError) as exc:  # nothing else escapes
+            messages.append(str(exc))
+    assert len(messages) > 100
+    assert all(m == "" or m.startswith("broken.yaml") for m in messages), messages
+    for where, value in [
+        (("response", "status", "code"), [1, 2]),
+        (("request", "method"), [1]),
+        (("response", "status", "message"), {"a": 1}),
+        (("response", "body", "string"), [1]),
+        (("response", "body"), None),
+    ]:
+        bad = yaml.safe_load(text)
+        target = bad["interactions"][0]
+        for key in where[:-1]:
+            target = target[key]
+        if value is None:
+            del target[where[-1]]
+        else:
+            target[where[-1]] = value
+        path.write_text(yaml.safe_dump(bad))
+        field = ".".join(where)
+        with pytest.raises(
+            CassetteFileError, match=rf"^broken\.yaml: interaction #1: field `{field}"
+        ):
+            _load(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vcr.filters import decode_response
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request
@@ -35,6 +35,43 @@ CASSETTE_VERSION = 1
 
 def header_values(headers: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in headers.items()}
+
+
+_Headers = dict[str, list[str] | str]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Request(_Shape):
+    method: str
+    uri: str
+    body: str | bytes | None = None
+    headers: _Headers = Field(default_factory=dict)
+
+
+class _Status(_Shape):
+    code: int
+    message: str = ""
+
+
+class _Body(_Shape):
+    string: str | bytes
+
+
+class _Response(_Shape):
+    status: _Status
+    headers: _Headers = Field(default_factory=dict)
+    body: _Body
+
+
+class _Interaction(_Shape):
+    """The shape vcrpy's replay relies on: checked on load, so a broken cassette is one
+    clear error naming the field instead of a traceback from deep inside vcrpy."""
+
+    request: _Request
+    response: _Response
 
 
 class Persister:
@@ -87,15 +124,15 @@ class Persister:
         requests, responses = [], []
         for index, interaction in enumerate(data["interactions"]):
             try:
-                request = Request._from_dict(interaction["request"])
-                response = compat.convert_to_bytes(interaction["response"])
-                response["status"]["code"]  # shape check
-            except (KeyError, TypeError) as exc:
+                _Interaction.model_validate(interaction)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                field = ".".join(str(p) for p in first["loc"])
                 raise CassetteFileError(
-                    f"{shown}: interaction #{index + 1} is malformed (missing {exc}). {fix}"
+                    f"{shown}: interaction #{index + 1}: field `{field}`: {first['msg']}. {fix}"
                 ) from None
-            requests.append(request)
-            responses.append(response)
+            requests.append(Request._from_dict(interaction["request"]))
+            responses.append(compat.convert_to_bytes(interaction["response"]))
         section = data.get("agentops")
         if section is not None:
             try:
