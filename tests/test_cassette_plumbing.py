@@ -4,6 +4,7 @@ compressed bodies, and the network guard."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,54 @@ if os.environ.get("DIE_ON_FSYNC"):
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
 
 
+def test_an_interrupted_test_keeps_the_old_cassette(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(tools=TOOL)
+    pytester.makepyfile(
+        test_agent="""
+import os
+from tools import lookup
+
+def test_call(agent_trace):
+    for order in ("ORD-1", "ORD-2", "ORD-3"):
+        lookup(order)
+        if os.environ.get("CTRL_C") and order == "ORD-1":
+            raise KeyboardInterrupt  # Ctrl-C while the test re-records
+"""
+    )
+    pytester.runpytest_subprocess("--agentops-record=once").assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_agent" / "test_call.yaml"
+    before = cassette.read_text()
+    assert before.count("name: lookup") == 3
+    os.environ["CTRL_C"] = "1"
+    try:
+        result = pytester.runpytest_subprocess("--agentops-record=rewrite")
+    finally:
+        del os.environ["CTRL_C"]
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert cassette.read_text() == before  # not a partial recording of one call
+
+
+def test_temporary_files_of_killed_writes_are_cleaned_and_modes_follow_the_umask(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(tools=TOOL)
+    pytester.makepyfile(
+        test_agent="from tools import lookup\n\ndef test_call(agent_trace):\n    lookup('ORD-1')\n"
+    )
+    folder = pytester.path / "cassettes" / "test_agent"
+    folder.mkdir(parents=True)
+    orphan = folder / ".test_call.yaml.k1ll3d.tmp"  # what a killed write leaves behind
+    orphan.write_text("half a cassette")
+    old = os.umask(0o022)
+    try:
+        pytester.runpytest_subprocess("--agentops-record=once").assert_outcomes(passed=1)
+    finally:
+        os.umask(old)
+    assert not orphan.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["test_call.yaml"]
+    assert (folder / "test_call.yaml").stat().st_mode & 0o777 == 0o644
+
+
 # ---- compressed responses --------------------------------------------------------------------
 
 GZIP_SERVER = """
@@ -423,3 +472,23 @@ def test_every_broken_cassette_is_one_clear_error(tmp_path: Path) -> None:
             CassetteFileError, match=rf"^broken\.yaml: interaction #1: field `{field}"
         ):
             _load(path)
+
+
+def test_block_network_message_for_a_test_without_cassette(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_net="""
+import socket
+
+def test_plain():
+    socket.getaddrinfo("api.openai.com", 443)
+"""
+    )
+    result = pytester.runpytest("--agentops-block-network")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "Network blocked: test_net.py::test_plain tried to reach the LLM API at "
+            "api.openai.com:443 (--agentops-block-network allows loopback only).*"
+        ]
+    )
+    assert "replaying its cassette" not in result.stdout.str()

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
 #: Whether the plugin set ``LITELLM_LOCAL_MODEL_COST_MAP`` itself (and so unsets it at exit).
 COST_MAP_SET_KEY: pytest.StashKey[bool] = pytest.StashKey()
+#: Set when the run is interrupted (Ctrl-C): recordings in progress are not saved.
+INTERRUPTED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: Policy files loaded once per process.
 POLICY_CACHE_KEY: pytest.StashKey[PolicyCache] = pytest.StashKey()
 

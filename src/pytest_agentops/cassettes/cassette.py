@@ -111,6 +111,7 @@ class Cassette:
         redact_hook: Callable[[dict[str, Any]], None] | None = None,
         display_path: str | None = None,
         strict_tools: bool = False,
+        interrupted: Callable[[], bool] = lambda: False,
     ) -> None:
         self.path = path
         self.mode = mode
@@ -120,6 +121,8 @@ class Cassette:
         self.replay_tools = replay_tools
         self.capture_http = capture_http
         self.strict_tools = strict_tools
+        #: Whether the run was interrupted (Ctrl-C): then nothing is saved.
+        self._interrupted = interrupted
         self.redactor = Redactor()
         self._redact_hook = redact_hook
         self.loaded_tools: list[RecordedToolCall] = []
@@ -132,6 +135,8 @@ class Cassette:
 
     # -- lifecycle --
     def __enter__(self) -> Cassette:
+        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            orphan.unlink(missing_ok=True)  # left by a write that was killed
         vcr_mode = {
             "none": RecordMode.NONE,
             "once": RecordMode.ONCE,
@@ -174,14 +179,19 @@ class Cassette:
 
     def __exit__(self, *exc_info: Any) -> None:
         cassette = self.cassette
-        if cassette is not None and self.tape is not None and self.tape.dirty:
-            cassette.dirty = True  # tool calls alone are worth saving
+        interrupted = self._interrupted()
+        if cassette is not None:
+            if interrupted:
+                cassette.dirty = False  # a partial recording must not replace the file
+            elif self.tape is not None and self.tape.dirty:
+                cassette.dirty = True  # tool calls alone are worth saving
         try:
             self._context.__exit__(*exc_info)
         finally:
             self._context = None
         if (
-            self.mode == "rewrite"
+            not interrupted
+            and self.mode == "rewrite"
             and not self.written
             and self.path.is_file()
             and cassette is not None

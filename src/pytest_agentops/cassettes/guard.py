@@ -67,25 +67,33 @@ class _Guard:
         self.policy = "off"
         self.nodeid = ""
         self.fail: Callable[[str], BaseException] | None = None
+        self.replaying = False
         self._lock = threading.Lock()
         self._originals: dict[str, Any] = {}
 
     # -- policy --
     @contextmanager
     def applied(
-        self, policy: str, nodeid: str, fail: Callable[[str], BaseException] | None
+        self,
+        policy: str,
+        nodeid: str,
+        fail: Callable[[str], BaseException] | None,
+        *,
+        replaying: bool = False,
     ) -> Iterator[None]:
-        """Apply ``policy`` to the test ``nodeid`` for the block; the previous one after it."""
+        """Apply ``policy`` to the test ``nodeid`` for the block; the previous one after it.
+        ``replaying``: the test replays a cassette (what a blocked call is told)."""
         with self._lock:
-            previous = (self.policy, self.nodeid, self.fail)
+            previous = (self.policy, self.nodeid, self.fail, self.replaying)
             self.policy, self.nodeid, self.fail = policy, nodeid, fail
+            self.replaying = replaying
             if policy != "off":
                 self._install()
         try:
             yield
         finally:
             with self._lock:
-                self.policy, self.nodeid, self.fail = previous
+                self.policy, self.nodeid, self.fail, self.replaying = previous
 
     # -- patches --
     def _install(self) -> None:
@@ -135,12 +143,18 @@ class _Guard:
         name = host.decode() if isinstance(host, bytes) else str(host)
         where = f"{name}:{port}" if port not in (None, 0, "") else name
         if is_llm_host(name):
-            message = (
-                f"Network blocked: {self.nodeid} tried to reach the LLM API at {where} while "
-                "replaying its cassette. A client the cassette layer does not intercept made a "
-                "live call; record with --agentops-record=once, or route the client through "
-                "httpx/aiohttp/requests."
-            )
+            if self.replaying:
+                message = (
+                    f"Network blocked: {self.nodeid} tried to reach the LLM API at {where} "
+                    "while replaying its cassette. A client the cassette layer does not "
+                    "intercept made a live call; record with --agentops-record=once, or route "
+                    "the client through httpx/aiohttp/requests."
+                )
+            else:
+                message = (
+                    f"Network blocked: {self.nodeid} tried to reach the LLM API at {where} "
+                    "(--agentops-block-network allows loopback only)."
+                )
             if self.fail is not None:
                 raise self.fail(message)
         if policy == "all":

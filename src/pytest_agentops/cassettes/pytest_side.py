@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_agentops._markers import cassette_args
-from pytest_agentops._stash import CASSETTE_KEY, CASSETTE_OPTIONS_KEY, SETTINGS_KEY
+from pytest_agentops._stash import (
+    CASSETTE_KEY,
+    CASSETTE_OPTIONS_KEY,
+    INTERRUPTED_KEY,
+    SETTINGS_KEY,
+)
 
 if TYPE_CHECKING:
     from pytest_agentops.settings import Settings
@@ -151,6 +156,7 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
         redact_hook=redact_hook,
         display_path=options.display_path,
         strict_tools=config.stash[SETTINGS_KEY].strict_tools,
+        interrupted=lambda: config.stash.get(INTERRUPTED_KEY, False),
     )
     problem = None
     try:
@@ -165,7 +171,7 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
     outer = GUARD.policy
     policy = "off" if cassette.recording else max(outer, "llm", key=("off", "llm", "all").index)
     try:
-        with GUARD.applied(policy, item.nodeid, cassette.fail):
+        with GUARD.applied(policy, item.nodeid, cassette.fail, replaying=not cassette.recording):
             yield cassette
     finally:
         cassette.__exit__(None, None, None)

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_agentops._stash import PHASES_KEY, TRAJECTORY_KEY, VERDICTS_KEY, VIOLATIONS_KEY
+from pytest_agentops._stash import (
+    INTERRUPTED_KEY,
+    PHASES_KEY,
+    TRAJECTORY_KEY,
+    VERDICTS_KEY,
+    VIOLATIONS_KEY,
+)
 
 if TYPE_CHECKING:
     from pytest_agentops.settings import Settings
@@ -121,6 +127,10 @@ class AgentopsSession:
                 ),
                 stacklevel=1,
             )
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        """Ctrl-C: the tests still open are torn down next; their cassettes are not saved."""
+        self.config.stash[INTERRUPTED_KEY] = True
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.order = {item.nodeid: i for i, item in enumerate(session.items)}
