@@ -124,3 +124,38 @@ def test_check_keeps_its_exit_status_when_the_pipe_closes(
     )
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(["check", str(trace), "--policy", str(policy)]) == 1
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        '{"schema_version": 1, "steps": [{"kind": "llm", "model": "m", "cost_usd": NaN}]}',
+        '{"schema_version": true, "steps": []}',
+        '[{"role": "assistant", "content": null, "tool_calls": "t"}]',
+        '[{"role": "assistant", "content": null, "tool_calls": ["t"]}]',
+        '[{"role": "assistant", "content": null, "tool_calls": true}]',
+        '{"steps": [{"kind": "tool", "name": "t", "result": ' + "[" * 500 + "]" * 500 + "}]}",
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
+    ],
+    ids=[
+        "nan-cost",
+        "bool-version",
+        "tool-calls-str",
+        "tool-calls-strs",
+        "tool-calls-bool",
+        "deep",
+        "yaml-aliases",
+    ],
+)
+def test_check_refuses_a_broken_trace_with_exit_2(
+    trace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("schema_version: 1\nname: p\nrules:\n  - {id: no-t, forbid_tools: [t]}\n")
+    path = tmp_path / ("t.yaml" if "&a" in trace else "t.json")
+    path.write_text(trace)
+    assert main(["check", str(path), "--policy", str(policy)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert "Traceback" not in err

@@ -134,7 +134,8 @@ def test_dump_and_load_round_trip(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"t{suffix}"
     traj.dump(path)
     text = path.read_text()
-    assert text.lstrip("{\n ").startswith('"schema_version"') or text.startswith("schema_version")
+    body = text.split("\n", 1)[1] if text.startswith("#") else text.lstrip("{\n ")
+    assert body.startswith(('"schema_version"', "schema_version"))
     assert Trajectory.load(path) == traj
     assert Trajectory.load(str(path), format="native") == traj
 
@@ -299,3 +300,84 @@ def test_yaml_trajectories_refuse_aliases_and_tags(tmp_path: Path) -> None:
     path.write_text("schema_version: 1\nsteps: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(TrajectoryLoadError, match=r"YAML tag '!!python/object/apply:os.system'"):
         Trajectory.load(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        ({"schema_version": True, "steps": []}, "schema_version"),
+        ({"schema_version": 1.0, "steps": []}, "schema_version"),
+        ({"steps": [{"kind": "llm", "input_tokens": -1}]}, r"steps\[0\]\.input_tokens"),
+        ({"steps": [{"kind": "llm", "cost_usd": float("nan")}]}, r"steps\[0\]\.cost_usd"),
+        ({"steps": [{"kind": "llm", "cost_usd": float("inf")}]}, r"steps\[0\]\.cost_usd"),
+        ({"steps": [{"kind": "llm", "cost_usd": -0.5}]}, r"steps\[0\]\.cost_usd"),
+        ({"steps": [{"kind": "tool", "name": "t", "duration_ms": -3}]}, r"steps\[0\]\.duration_ms"),
+    ],
+)
+def test_impossible_values_are_refused(data: dict, pattern: str) -> None:
+    with pytest.raises(TrajectoryLoadError, match=pattern):
+        Trajectory.load(data)
+
+
+@pytest.mark.parametrize(
+    "tool_calls", ["lookup", ["lookup"], True, [{"id": "c1", "function": "lookup"}]]
+)
+def test_openai_tool_calls_of_the_wrong_shape_are_a_clear_error(tool_calls: object) -> None:
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": tool_calls},
+    ]
+    with pytest.raises(TrajectoryLoadError, match=r"message \[1\]: field `tool_calls`"):
+        Trajectory.load(messages)
+
+
+def test_absurdly_deep_files_are_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"steps": [{"kind": "tool", "name": "t", "result": ' + "[" * 10_000 + "]" * 10_000 + "}]}"
+    )
+    with pytest.raises(TrajectoryLoadError, match="nested"):
+        Trajectory.load(path)
+
+
+@pytest.mark.parametrize("depth", [150, 900])
+def test_a_trajectory_that_loads_can_be_written_back(tmp_path: Path, depth: int) -> None:
+    # Deep enough for json to read but too deep for pydantic to write: refused on load.
+    path = tmp_path / "deep.json"
+    result = "[" * depth + "]" * depth
+    path.write_text('{"steps": [{"kind": "tool", "name": "t", "result": ' + result + "}]}")
+    with pytest.raises(TrajectoryLoadError, match="nest more than 100 levels"):
+        Trajectory.load(path)
+    with pytest.raises(TrajectoryLoadError, match="nest more than 100 levels"):
+        Trajectory.load(json.loads(path.read_text()))
+
+
+def test_writing_a_too_deep_trajectory_is_a_clear_error() -> None:
+    value: Any = "x"
+    for _ in range(400):
+        value = [value]
+    with pytest.raises(ValueError, match="nests too deeply to be written"):
+        Trajectory(name="deep", output=value).dump()
+
+
+def test_a_yaml_trajectory_cut_short_at_a_line_boundary_is_refused(tmp_path: Path) -> None:
+    traj = Trajectory(
+        name="run",
+        steps=[ToolCall(name=f"t{i}", arguments={"i": i}, result=i) for i in range(5)],
+        output="done",
+    )
+    path = tmp_path / "run.yaml"
+    traj.dump(path)
+    text = path.read_text()
+    assert Trajectory.load(path).tool_names == [f"t{i}" for i in range(5)]
+    lines = text.splitlines(keepends=True)
+    partial = 0
+    for cut in range(2, len(lines)):
+        path.write_text("".join(lines[:cut]))
+        with pytest.raises(TrajectoryLoadError, match=r"cut short|not valid YAML"):
+            Trajectory.load(path)
+        partial += 1
+    assert partial > 10
+    # a hand-written YAML trajectory (no header) needs no end marker
+    path.write_text("schema_version: 1\nsteps:\n  - {kind: tool, name: t}\n")
+    assert Trajectory.load(path).tool_names == ["t"]

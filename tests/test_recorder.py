@@ -196,3 +196,22 @@ def test_the_same_call_is_recorded_the_same_whether_litellm_reported_it_or_not()
     assert steps[0] == steps[1]
     assert steps[1]["cost_usd"] is not None
     assert steps[1]["cost_usd"] == pytest.approx(33 * 0.15e-6 + 2 * 0.6e-6)
+
+
+def test_impossible_numbers_from_a_provider_are_unknown_not_a_crash() -> None:
+    fields = llm_fields(
+        model="m",
+        input_tokens=-3,
+        output_tokens=5,
+        cached_tokens=-1,
+        cost_usd=float("nan"),
+        duration_ms=-2.0,
+    )
+    assert fields == {"model": "m", "output_tokens": 5}
+    assert "cost_usd" not in llm_fields(model="m", cost_usd=float("inf"))
+    rec = Recorder()
+    with rec:
+        rec.llm_call("m", output="hi", input_tokens=-1, cost_usd=float("nan"))
+    (call,) = rec.trajectory.llm_calls
+    assert call.input_tokens == 0
+    assert call.cost_usd is None

@@ -143,6 +143,26 @@ def canonical_json(value: Any) -> str | None:
         return None
 
 
+#: How deep plain data read from a file may nest: far beyond any real trace, well inside what
+#: pydantic can write back and what ``json``/PyYAML read without recursing out.
+MAX_NESTING = 100
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether lists and dicts in ``value`` nest more than ``limit`` levels (no recursion)."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def is_json_data(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` survives a JSON round trip unchanged (finite numbers, string keys,
     plain lists and dicts, at most 100 levels deep)."""

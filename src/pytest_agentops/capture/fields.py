@@ -7,6 +7,7 @@ one typed shape whoever saw the call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, cast
 
@@ -115,7 +116,19 @@ def llm_fields(
     response_id: str | None = None,
 ) -> LLMFields:
     """The known fields of an LLM call: ``None`` means unknown and is left out, so a later
-    report of the same call only fills in what it knows."""
+    report of the same call only fills in what it knows.  Numbers no call can have (negative
+    token counts, a NaN, infinite or negative cost or duration: a broken provider or proxy)
+    are unknown too, never a crash inside the agent's call."""
+    if input_tokens is not None and input_tokens < 0:
+        input_tokens = None
+    if output_tokens is not None and output_tokens < 0:
+        output_tokens = None
+    if cached_tokens is not None and cached_tokens < 0:
+        cached_tokens = None
+    if cost_usd is not None and not 0 <= cost_usd < math.inf:
+        cost_usd = None
+    if duration_ms is not None and not 0 <= duration_ms < math.inf:
+        duration_ms = None
     fields: dict[str, Any] = {
         "model": model,
         "provider": provider,

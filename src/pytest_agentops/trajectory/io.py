@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pytest_agentops._util import (
+    MAX_NESTING,
     UnsafeYaml,
     atomic_write_text,
     format_from_suffix,
     load_plain_yaml,
+    too_deep,
     version_problem,
 )
 from pytest_agentops.errors import TrajectoryLoadError
@@ -60,6 +62,16 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     return f"{source}: field `{where}`: {first['msg']}{got_text}{more}"
 
 
+#: The first line of a YAML trajectory the plugin writes; such a file ends with YAML's
+#: document end marker ``...``, so one cut short at a line boundary (still valid YAML, a
+#: partial run) is refused rather than read as a shorter trajectory.
+_YAML_HEADER = "# pytest-agentops trajectory: the last line is `...`\n"
+
+
+def _cut_short(text: str) -> bool:
+    return text.startswith(_YAML_HEADER) and text.rstrip().rsplit("\n", 1)[-1] != "..."
+
+
 def _read_file(path: Path, fmt: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -73,6 +85,8 @@ def _read_file(path: Path, fmt: str) -> Any:
     if kind != "yaml":
         try:
             return json.loads(text)
+        except RecursionError:
+            raise TrajectoryLoadError(f"{path}: nested too deeply to be a trajectory") from None
         except json.JSONDecodeError as exc:
             if kind == "json":
                 raise TrajectoryLoadError(
@@ -81,6 +95,11 @@ def _read_file(path: Path, fmt: str) -> Any:
                 ) from None
     import yaml
 
+    if _cut_short(text):
+        raise TrajectoryLoadError(
+            f"{path}: the file was cut short (a trajectory written by pytest-agentops ends "
+            "with a line `...`, this one does not): restore it or record it again"
+        )
     try:
         return load_plain_yaml(text, "a trajectory file")
     except UnsafeYaml as exc:
@@ -128,6 +147,8 @@ def _imported(cls: type[Trajectory], data: Any, kind: str, label: str) -> Trajec
         return cls.model_validate(read)
     except ValidationError as exc:
         raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
+    except RecursionError:
+        raise TrajectoryLoadError(f"{label}: nested too deeply to be a trajectory") from None
 
 
 def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") -> Trajectory:
@@ -144,6 +165,11 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
     else:
         label = "<trajectory data>"
         data = source
+    if too_deep(data):
+        raise TrajectoryLoadError(
+            f"{label}: lists and objects nest more than {MAX_NESTING} levels deep, which no "
+            "trace needs (and which could not be written back): is this the right file?"
+        )
     kind = _detect(data) if format == "auto" else format
     if kind == "unknown":
         raise TrajectoryLoadError(
@@ -160,7 +186,7 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
             f"got {type(data).__name__}"
         )
     version = data.get("schema_version", schema_version)
-    if version != schema_version:
+    if version != schema_version or type(version) is not type(schema_version):
         raise TrajectoryLoadError(
             version_problem(
                 label,
@@ -174,10 +200,20 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
         return cls.model_validate(data)
     except ValidationError as exc:
         raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
+    except RecursionError:
+        raise TrajectoryLoadError(f"{label}: nested too deeply to be a trajectory") from None
 
 
 def trajectory_to_text(traj: Trajectory, fmt: str, redact: bool = True) -> str:
-    data = traj.model_dump(mode="json", exclude_none=True)
+    try:
+        data = traj.model_dump(mode="json", exclude_none=True)
+    except ValueError as exc:
+        if "depth" not in str(exc):
+            raise
+        raise ValueError(
+            f"trajectory {traj.name or traj.id}: a value nests too deeply to be written "
+            f"(keep arguments, results and outputs under {MAX_NESTING} levels)"
+        ) from None
     if redact:
         from pytest_agentops.redact import redact_document
 
@@ -185,7 +221,8 @@ def trajectory_to_text(traj: Trajectory, fmt: str, redact: bool = True) -> str:
     if fmt == "yaml":
         import yaml
 
-        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, explicit_end=True)
+        return _YAML_HEADER + str(body)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -7,7 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: A count (tokens): never negative.
+Count = Annotated[int, Field(ge=0)]
+#: An amount (USD, milliseconds): a finite number, never negative.
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 SCHEMA_VERSION = 1
 
@@ -26,7 +31,7 @@ class _StepBase(_Model):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     parent_id: str | None = None
     started_at: datetime | None = None
-    duration_ms: float | None = None
+    duration_ms: Amount | None = None
 
 
 class RequestedToolCall(_Model):
@@ -62,10 +67,10 @@ class LLMCall(_StepBase):
     input_messages: list[dict[str, Any]] = Field(default_factory=list)
     output_message: dict[str, Any] | None = None
     requested_tool_calls: list[RequestedToolCall] = Field(default_factory=list)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = None
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cached_tokens: Count = 0
+    cost_usd: Amount | None = None
     error: str | None = None
     #: The provider's id of the response (``chatcmpl-...``, ``msg_...``, ``resp_...``).
     response_id: str | None = None
@@ -125,6 +130,14 @@ class Trajectory(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _exact_version(cls, value: Any) -> Any:
+        # ``True`` and ``1.0`` equal 1 in Python; a file saying so was not written by us.
+        if type(value) is not int:
+            raise ValueError(f"must be the integer {SCHEMA_VERSION}, got {value!r}")
+        return value
 
     # ---- derived views -------------------------------------------------------------------
     @property

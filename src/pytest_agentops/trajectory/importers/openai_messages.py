@@ -36,6 +36,16 @@ def trajectory_from_openai_messages(
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message:
             raise TrajectoryLoadError(_not_a_message(source, index, message))
+        calls = message.get("tool_calls")
+        if calls is not None and not (
+            isinstance(calls, list)
+            and all(isinstance(c, dict) and isinstance(c.get("function"), dict) for c in calls)
+        ):
+            raise TrajectoryLoadError(
+                f"{source}: message [{index}]: field `tool_calls` must be a list of "
+                '{"id", "type": "function", "function": {"name", "arguments"}} objects, '
+                f"got {calls!r:.80}"
+            )
         foreign = anthropic_blocks(message)
         if foreign:
             raise TrajectoryLoadError(
