@@ -168,6 +168,14 @@ LOAD_ERRORS = [
         "policies/support.yaml:4: duplicate key 'max_steps' (first at line 4): remove one of them",
     ),
     (
+        HEADER + "  - id: a\n    max_steps: 2\n    ? [k1, k2]\n    : v\n",
+        "policies/support.yaml:6: keys must be plain names, not a list: write `key: value`",
+    ),
+    (
+        "? {a: 1}\n: v\nschema_version: 1\n",
+        "policies/support.yaml:1: keys must be plain names, not a mapping",
+    ),
+    (
         HEADER + "  - {<<: {id: a}, max_steps: 2}\n",
         "policies/support.yaml:4: merge keys (<<) are not allowed",
     ),

@@ -244,3 +244,59 @@ def test_the_whole_failure_text_is_masked() -> None:
     assert key not in text
     assert key[:20] not in text  # not even the part a cut-off repr would show
     assert "ada@…" in text or "ada@" not in text
+
+
+# ---- regex work is bounded: trace content is attacker-controlled -------------------------------
+
+
+def _finishes(work: object, seconds: float = 20.0) -> list[object]:
+    """Run ``work`` in a thread; fail (instead of hanging the suite) if it does not finish."""
+    import threading
+
+    out: list[object] = []
+    thread = threading.Thread(target=lambda: out.append(work()), daemon=True)  # type: ignore[operator]
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the policy check did not finish: regex work is unbounded"
+    return out
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "{id: re, forbid_output: [{regex: '(a+)+$'}], scope: [output, tool_arguments]}",
+        "{id: re, tool: t, args: {q: {regex: '(a+)+$'}}}",
+    ],
+    ids=["forbid_output", "args"],
+)
+def test_a_catastrophic_regex_from_the_issue_does_not_hang(rule: str) -> None:
+    text = "a" * 31 + "!"
+    p = policy(rule)
+    (violations,) = _finishes(lambda: p.check(run(tool("t", q=text), output=text)))
+    assert isinstance(violations, list)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "{id: re, forbid_output: [{regex: '(?:x+x+)+y'}], scope: [output]}",
+        "{id: re, tool: t, args: {q: {regex: '(?:x+x+)+y'}}}",
+        "{id: re, require_before: {tool: t, first: f, when: {args.q: {regex: '(?:x+x+)+y'}}}}",
+    ],
+    ids=["forbid_output", "args", "when"],
+)
+def test_regex_work_past_the_bound_is_a_violation_not_a_hang(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_agentops.policy import patterns
+
+    monkeypatch.setattr(patterns, "REGEX_TIMEOUT_S", 0.05)
+    text = "x" * 3000
+    p = policy(rule)
+    (violations,) = _finishes(lambda: p.check(run(tool("t", q=text), output=text)))
+    assert isinstance(violations, list)
+    (v,) = violations
+    assert v.rule_id == "re"
+    assert "(?:x+x+)+y" in v.message
+    assert "3000-character text" in v.message
+    assert "could not be checked" in v.message

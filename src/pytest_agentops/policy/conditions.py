@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from pytest_agentops._util import is_json_data
 
 from . import values as jv
+from .patterns import Pattern
 
 
 def _invalid(message: str, key: Any = None) -> PydanticCustomError:
@@ -44,9 +45,9 @@ def _split_path(path: str) -> tuple[str, ...]:
     return parts
 
 
-def _compile_regex(pattern: str) -> re.Pattern[str]:
+def _compile_regex(pattern: str) -> Pattern:
     try:
-        return re.compile(pattern)
+        return Pattern(pattern)
     except re.error as exc:
         raise _invalid(f"invalid regular expression {pattern!r}: {exc}") from None
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pytest_agentops.redact import API_KEY
 
+from .patterns import Pattern
 from .values import is_number
 
 # ---- text ------------------------------------------------------------------------------------
@@ -100,14 +101,9 @@ class Detector:
     find: Callable[[str], Iterator[tuple[int, str]]]
 
 
-def regex_detector(pattern: re.Pattern[str]) -> Detector:
-    """A detector for a user's ``{regex: ...}`` pattern (``re.search`` semantics)."""
-
-    def find(text: str) -> Iterator[tuple[int, str]]:
-        for match in pattern.finditer(text):
-            yield match.start(), match.group()
-
-    return Detector(name="regex", label=f"text matching /{pattern.pattern}/", find=find)
+def regex_detector(pattern: Pattern) -> Detector:
+    """A detector for a user's ``{regex: ...}`` pattern (``re.search`` semantics, bounded)."""
+    return Detector(name="regex", label=f"text matching /{pattern.pattern}/", find=pattern.finditer)
 
 
 def mask(secret: str) -> str:

@@ -28,6 +28,7 @@ from . import pii as scan
 from . import values as jv
 from .conditions import Condition, _compile_regex, _invalid, _split_path, _Strict
 from .index import _by_step, _Finding, _Index
+from .patterns import PatternTimeout
 from .violations import Violation
 
 
@@ -678,11 +679,14 @@ class Policy(_Strict):
         return frozenset().union(*(rule._needs() for rule in self.rules))
 
     def _violations(self, index: _Index) -> list[Violation]:
-        return [
-            index.violation(rule, finding, self.name)
-            for rule in self.rules
-            for finding in rule._check(index)
-        ]
+        found = []
+        for rule in self.rules:
+            try:
+                findings = list(rule._check(index))
+            except PatternTimeout as exc:  # fail closed: an unchecked rule is not a pass
+                findings = [_Finding(str(exc))]
+            found += [index.violation(rule, finding, self.name) for finding in findings]
+        return found
 
 
 def check_policies(trajectory: Trajectory, policies: Iterable[Policy]) -> list[Violation]:

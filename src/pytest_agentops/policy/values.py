@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import itertools
 import operator
-import re
 from collections.abc import Callable, Hashable, Iterable
 from itertools import repeat
 from typing import Any, NamedTuple
 
 from pytest_agentops._util import MAP, canonical, short
+
+from .patterns import Pattern
 
 
 class _Missing:
@@ -164,12 +165,12 @@ def _compared(
 
 
 def _searched(pattern: str) -> tuple[Callable[[Any], bool], Bulk]:
-    search = re.compile(pattern).search
+    search = Pattern(pattern).search  # bounded: raises PatternTimeout
 
     def bulk(values: list[Any], types: set[type]) -> Iterable[Any] | None:
-        return map(search, values) if types <= _STR else None  # a match is truthy
+        return map(search, values) if types <= _STR else None
 
-    return (lambda value: search(str(value)) is not None), bulk
+    return (lambda value: search(str(value))), bulk
 
 
 def compile_checks(operators: dict[str, Any]) -> tuple[Check, ...]:
