@@ -492,3 +492,98 @@ def test_plain():
         ]
     )
     assert "replaying its cassette" not in result.stdout.str()
+
+
+# A name lookup that never leaves the machine: a live call reaching it is a guard failure.
+FAKE_DNS = """
+import socket
+
+_real = socket.getaddrinfo
+
+def _fake(host, *args, **kwargs):
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return _real(host, *args, **kwargs)
+    raise OSError(f"LIVE: {host} reached the name lookup")
+
+socket.getaddrinfo = _fake
+"""
+
+LEAKY = """
+import socket, threading
+import pytest
+from pytest_agentops.cassettes.guard import GUARD
+
+seen = []
+started, go, done = threading.Event(), threading.Event(), threading.Event()
+
+def _later():
+    go.wait(10)
+    try:
+        socket.getaddrinfo("api.openai.com", 443)
+    except BaseException as exc:
+        seen.append(str(exc))
+    done.set()
+
+def test_a_starts_a_thread(agent_trace):
+    threading.Thread(target=_later, name="leaky", daemon=True).start()
+    started.set()
+
+def test_b_plain():
+    if not started.is_set():
+        return
+    go.set()
+    assert done.wait(10)
+    print("THREAD:", seen[0])
+
+def test_c_plain_call():
+    socket.getaddrinfo("api.anthropic.com", 443)
+
+@pytest.mark.agentops_live
+def test_d_live():
+    GUARD.check("api.openai.com", 443)  # let through
+"""
+
+
+def test_record_mode_none_holds_for_the_whole_session(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(FAKE_DNS)
+    pytester.makepyfile(test_leak=LEAKY)
+    result = pytester.runpytest("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    out = result.stdout.str()
+    assert "LIVE" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "*THREAD: Network blocked: test_leak.py::test_b_plain (thread 'leaky': a thread an "
+            "earlier test started may still run) tried to reach the LLM API at api.openai.com:443"
+            " outside a recording.*",
+            "*Network blocked: test_leak.py::test_c_plain_call tried to reach the LLM API at "
+            "api.anthropic.com:443 outside a recording. In record mode `none` the session makes"
+            " no live LLM call*agentops_live*agentops_session_guard = false*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "how", [["--agentops-record=once"], ["-o", "agentops_session_guard=false"], ["-k", "not a_"]]
+)
+def test_the_session_guard_is_off_when_asked_or_unused(
+    pytester: pytest.Pytester, how: list[str]
+) -> None:
+    # recording, the ini switch, or a session without any cassette test: calls go through
+    pytester.makeconftest(FAKE_DNS)
+    pytester.makepyfile(test_leak=LEAKY)
+    result = pytester.runpytest("-s", "-p", "no:randomly", *how)
+    assert "Network blocked" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*LIVE: api.anthropic.com reached the name lookup*"])
+
+
+def test_between_tests_a_blocked_call_is_a_connection_error() -> None:
+    from pytest_agentops.cassettes.guard import GUARD
+    from pytest_agentops.errors import NetworkBlockedError
+
+    with (
+        GUARD.applied("llm", "", None, why="session"),
+        pytest.raises(NetworkBlockedError, match="code running between tests"),
+    ):
+        GUARD.check("api.openai.com", 443)
+    GUARD.check("api.openai.com", 443)  # the policy before it: off

@@ -25,6 +25,8 @@ MARKERS = (
     "test inside a cassette (tests using agent_trace have one already); path overrides the "
     "file name (relative to the cassette dir), record the record mode, real_tools names @tool "
     "functions that always run for real. agentops_cassette(False) turns the cassette off.",
+    "agentops_live: this test may call hosted LLM APIs live although the session replays "
+    "only (record mode none); its calls are not recorded.",
     f"agentops_judge(criteria, threshold={JUDGE_THRESHOLD}, model=None, on='output', samples=1, "
     "rubric=None): after the test, an LLM judge scores the recorded trajectory's output "
     "(on='trajectory': the whole run) against the criteria; below the threshold the test "

@@ -28,6 +28,8 @@ SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
 COST_MAP_SET_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: Set when the run is interrupted (Ctrl-C): recordings in progress are not saved.
 INTERRUPTED_KEY: pytest.StashKey[bool] = pytest.StashKey()
+#: Whether record mode ``none`` holds for the whole session (no live LLM call anywhere).
+SESSION_GUARD_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: Policy files loaded once per process.
 POLICY_CACHE_KEY: pytest.StashKey[PolicyCache] = pytest.StashKey()
 

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import _markers
-from ._stash import CASSETTE_KEY, COST_MAP_SET_KEY, POLICIES_KEY, RECORDER_KEY, SETTINGS_KEY
+from ._stash import (
+    CASSETTE_KEY,
+    CASSETTE_OPTIONS_KEY,
+    COST_MAP_SET_KEY,
+    POLICIES_KEY,
+    RECORDER_KEY,
+    SESSION_GUARD_KEY,
+    SETTINGS_KEY,
+)
 from .settings import JUDGE_INI, RECORD_MODES, resolve
 
 if TYPE_CHECKING:
@@ -56,6 +64,13 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
         "store @tool results with cassettes and replay them (default: true).",
     ),
     "agentops_block_network": ("bool", False, "same as --agentops-block-network."),
+    "agentops_session_guard": (
+        "bool",
+        True,
+        "in record mode none, block hosted LLM APIs for the whole session once a test uses a "
+        "cassette: tests without one, threads left running, code between tests "
+        "(default: true).",
+    ),
     "agentops_strict_tools": ("bool", False, "same as --agentops-strict-tools."),
     "agentops_report": (None, "", "same as --agentops-report (path)."),
     "agentops_policies": (
@@ -202,19 +217,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             prepare_cassette(item)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(item.stash.get(CASSETTE_OPTIONS_KEY, None) is not None for item in session.items):
+        from .cassettes.pytest_side import plan_session_guard
+
+        plan_session_guard(session.config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, None, object]:
+    """Record mode ``none``: no live LLM call between tests either (leftover threads)."""
+    if not session.config.stash.get(SESSION_GUARD_KEY, False):
+        return (yield)
+    from .cassettes.pytest_side import session_guard
+
+    with session_guard():
+        return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, object]:
-    """``--agentops-block-network``: only loopback connections while the test runs."""
-    if not item.config.stash[SETTINGS_KEY].block_network:
+    """The network guard while the test runs: ``--agentops-block-network`` (loopback only),
+    or record mode ``none`` for the session (no hosted LLM API unless the test records)."""
+    config = item.config
+    if not (config.stash[SETTINGS_KEY].block_network or config.stash.get(SESSION_GUARD_KEY, False)):
         return (yield)
-    from .cassettes.guard import GUARD
+    from .cassettes.pytest_side import guard_for_test
 
-    with GUARD.applied("all", item.nodeid, _fail_exception):
+    with guard_for_test(item):
         return (yield)
-
-
-def _fail_exception(message: str) -> BaseException:
-    return pytest.fail.Exception(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

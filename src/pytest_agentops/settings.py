@@ -82,6 +82,9 @@ class Settings:
     replay_tools: bool = True
     #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
     block_network: bool = False
+    #: In record mode ``none``, no live LLM call anywhere in a session that runs cassette
+    #: tests (ini ``agentops_session_guard``).
+    session_guard: bool = True
     #: A replayed ``@tool`` whose code changed since recording fails the test
     #: (``--agentops-strict-tools`` or ini ``agentops_strict_tools``).
     strict_tools: bool = False
@@ -165,6 +168,7 @@ def resolve(config: pytest.Config) -> Settings:
         replay_tools=_ini_bool(config, "agentops_replay_tools"),
         block_network=bool(config.getoption("agentops_block_network"))
         or _ini_bool(config, "agentops_block_network"),
+        session_guard=_ini_bool(config, "agentops_session_guard"),
         strict_tools=bool(config.getoption("agentops_strict_tools"))
         or _ini_bool(config, "agentops_strict_tools"),
         judge=resolve_judge(config),

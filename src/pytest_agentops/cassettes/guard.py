@@ -5,6 +5,8 @@ Two levels, chosen per test by the plugin:
 - ``"llm"``: a test replaying its cassette cannot resolve a known LLM API host (OpenAI,
   Anthropic, Gemini, Azure OpenAI, Bedrock, Mistral, Groq, ...): a client that vcrpy does not
   patch (websockets, gRPC, a vendored HTTP stack) fails at once instead of spending money.
+  In record mode ``none`` the whole session is held to it (tests without a cassette, threads
+  that outlive their test, code between tests) unless a test records.
 - ``"all"`` (``--agentops-block-network``): every connection except loopback is refused.
 
 Blocked LLM hosts fail the test at once with pytest's failure exception (a ``BaseException``,
@@ -67,7 +69,9 @@ class _Guard:
         self.policy = "off"
         self.nodeid = ""
         self.fail: Callable[[str], BaseException] | None = None
-        self.replaying = False
+        #: Why the policy holds: "replay" (the test replays its cassette), "session" (record
+        #: mode none holds for the whole session) or "network" (--agentops-block-network).
+        self.why = "network"
         self._lock = threading.Lock()
         self._originals: dict[str, Any] = {}
 
@@ -79,21 +83,21 @@ class _Guard:
         nodeid: str,
         fail: Callable[[str], BaseException] | None,
         *,
-        replaying: bool = False,
+        why: str = "network",
     ) -> Iterator[None]:
-        """Apply ``policy`` to the test ``nodeid`` for the block; the previous one after it.
-        ``replaying``: the test replays a cassette (what a blocked call is told)."""
+        """Apply ``policy`` to the test ``nodeid`` ("" between tests) for the block; the
+        previous one after it.  ``why`` says what a blocked call is told (see :attr:`why`);
+        ``fail`` makes the exception for a blocked LLM call (None: NetworkBlockedError)."""
         with self._lock:
-            previous = (self.policy, self.nodeid, self.fail, self.replaying)
-            self.policy, self.nodeid, self.fail = policy, nodeid, fail
-            self.replaying = replaying
+            previous = (self.policy, self.nodeid, self.fail, self.why)
+            self.policy, self.nodeid, self.fail, self.why = policy, nodeid, fail, why
             if policy != "off":
                 self._install()
         try:
             yield
         finally:
             with self._lock:
-                self.policy, self.nodeid, self.fail, self.replaying = previous
+                self.policy, self.nodeid, self.fail, self.why = previous
 
     # -- patches --
     def _install(self) -> None:
@@ -142,24 +146,35 @@ class _Guard:
             return
         name = host.decode() if isinstance(host, bytes) else str(host)
         where = f"{name}:{port}" if port not in (None, 0, "") else name
+        who = self.nodeid or "code running between tests"
+        thread = threading.current_thread()
+        if thread is not threading.main_thread():
+            who += f" (thread {thread.name!r}: a thread an earlier test started may still run)"
         if is_llm_host(name):
-            if self.replaying:
+            if self.why == "replay":
                 message = (
-                    f"Network blocked: {self.nodeid} tried to reach the LLM API at {where} "
-                    "while replaying its cassette. A client the cassette layer does not "
-                    "intercept made a live call; record with --agentops-record=once, or route "
-                    "the client through httpx/aiohttp/requests."
+                    f"Network blocked: {who} tried to reach the LLM API at {where} while "
+                    "replaying its cassette. A client the cassette layer does not intercept "
+                    "made a live call; record with --agentops-record=once, or route the "
+                    "client through httpx/aiohttp/requests."
+                )
+            elif self.why == "session":
+                message = (
+                    f"Network blocked: {who} tried to reach the LLM API at {where} outside a "
+                    "recording. In record mode `none` the session makes no live LLM call: "
+                    "give the test a cassette (use agent_trace, or mark it agentops_cassette) "
+                    "and record it with --agentops-record=once, mark it agentops_live to let "
+                    "it call live, or set the ini option agentops_session_guard = false."
                 )
             else:
                 message = (
-                    f"Network blocked: {self.nodeid} tried to reach the LLM API at {where} "
+                    f"Network blocked: {who} tried to reach the LLM API at {where} "
                     "(--agentops-block-network allows loopback only)."
                 )
-            if self.fail is not None:
-                raise self.fail(message)
+            raise self.fail(message) if self.fail is not None else NetworkBlockedError(message)
         if policy == "all":
             message = (
-                f"Network blocked: {self.nodeid} tried to connect to {where} "
+                f"Network blocked: {who} tried to connect to {where} "
                 "(--agentops-block-network allows loopback only)."
             )
             raise NetworkBlockedError(message)

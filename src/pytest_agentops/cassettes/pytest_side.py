@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from pytest_agentops._stash import (
     CASSETTE_KEY,
     CASSETTE_OPTIONS_KEY,
     INTERRUPTED_KEY,
+    SESSION_GUARD_KEY,
     SETTINGS_KEY,
 )
 
@@ -171,7 +173,8 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
     outer = GUARD.policy
     policy = "off" if cassette.recording else max(outer, "llm", key=("off", "llm", "all").index)
     try:
-        with GUARD.applied(policy, item.nodeid, cassette.fail, replaying=not cassette.recording):
+        why = "network" if cassette.recording else "replay"
+        with GUARD.applied(policy, item.nodeid, cassette.fail, why=why):
             yield cassette
     finally:
         cassette.__exit__(None, None, None)
@@ -188,3 +191,50 @@ def check_misses(item: pytest.Item) -> None:
             + "\n(The test went on after this error: the agent caught it.)",
             pytrace=False,
         )
+
+
+# ---- the session guard ---------------------------------------------------------------------
+
+
+def plan_session_guard(config: pytest.Config) -> None:
+    """After collection, when a test that will run has a cassette: does record mode ``none``
+    hold for the whole session?
+
+    It does when the session's record mode (``--agentops-record``, else ini) is ``none``.
+    Hosted LLM APIs are then closed everywhere except in tests that record: in tests without
+    a cassette, in threads an earlier test left running, between tests.  A session without
+    cassette tests is left alone (installing the plugin changes nothing for suites that do
+    not use it); ``agentops_live`` lets one test through, ini ``agentops_session_guard =
+    false`` the whole session.
+    """
+    settings = config.stash[SETTINGS_KEY]
+    mode = settings.record_cli or settings.record_ini or "none"
+    config.stash[SESSION_GUARD_KEY] = settings.session_guard and mode == "none"
+
+
+def _fail(message: str) -> BaseException:
+    # pytest's failure outcome: a BaseException, so SDK retry loops do not swallow it
+    return pytest.fail.Exception(message, pytrace=False)
+
+
+@contextmanager
+def guard_for_test(item: pytest.Item) -> Iterator[None]:
+    """The network policy of the test's whole run (setup to teardown); its cassette, if any,
+    narrows it while the test body records or replays."""
+    from .guard import GUARD
+
+    if item.config.stash[SETTINGS_KEY].block_network:
+        policy, why = "all", "network"
+    else:
+        policy, why = ("off" if item.get_closest_marker("agentops_live") else "llm"), "session"
+    with GUARD.applied(policy, item.nodeid, _fail, why=why):
+        yield
+
+
+@contextmanager
+def session_guard() -> Iterator[None]:
+    """Hosted LLM APIs closed between tests (blocked calls raise NetworkBlockedError)."""
+    from .guard import GUARD
+
+    with GUARD.applied("llm", "", None, why="session"):
+        yield
