@@ -138,3 +138,181 @@ def test_verdict(agent_trace, agent_judge):
     tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
     assert tests["test_violation"]["violations"][0]["call"]["arguments"] == {"api_key": PLACEHOLDER}
     assert PLACEHOLDER in tests["test_verdict"]["verdicts"][0]["reasoning"]
+
+
+# ---- the whole product, attacked: every key in every place, every written file scanned --------
+
+#: Where the planted keys go (each is a place an agent puts data).
+LOCATIONS = (
+    "auth header",
+    "other credential headers",
+    "URL query",
+    "request messages",
+    "tool arguments",
+    "tool results",
+    "LLM output",
+    "response headers",
+    "final output",
+    "violation arguments",
+    "judge reasoning",
+)
+
+ECHO_CONFTEST = """
+import json, os, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pytest
+from pytest_agentops import Verdict
+
+def planted():
+    return json.loads(os.environ["PLANTED"])
+
+def named_text():
+    # keys without a telling shape appear under their names, as agents and configs write them
+    return " ".join(f"{name}={value}" for name, value in planted().items())
+
+class Echo(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        message = {
+            "role": "assistant",
+            "content": "I saw " + named_text(),
+            "tool_calls": [{"id": "c1", "type": "function", "function": {
+                "name": "lookup", "arguments": json.dumps({"creds": planted()})}}],
+        }
+        data = json.dumps({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+        }).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-echo-key", planted()["openai"])
+        self.send_header("set-cookie", "session=" + planted()["jwt"])
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+@pytest.fixture
+def base_url(agentops_cassette):
+    if not agentops_cassette.recording:
+        yield "http://127.0.0.1:9/v1"  # nothing listens: replay only
+        return
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+def pytest_agentops_judge(request):
+    return Verdict(criteria=request.criteria, score=1.0, passed=True, threshold=0.5,
+                   reasoning="the answer quotes " + named_text(), model="rules")
+"""
+
+ECHO_TEST = """
+import json, os
+import openai, pytest
+from pytest_agentops import tool
+from conftest import named_text, planted
+
+KEYS = planted()
+NAMED = {name: os.environ[name] for name in json.loads(os.environ["PLANTED_ENV"])}
+
+@tool
+def lookup(creds):
+    return {"found": creds, "env": NAMED, "note": named_text()}
+
+@pytest.mark.agentops_policy("policy.yaml")
+@pytest.mark.agentops_judge("quotes no secret")
+def test_agent(agent_trace, base_url):
+    client = openai.OpenAI(
+        api_key=KEYS["openai"], base_url=base_url, max_retries=0,
+        default_headers={"x-api-key": KEYS["anthropic"], "api-key": KEYS["api-key"],
+                         "x-goog-api-key": KEYS["google"]},
+        default_query={"key": KEYS["google"]},
+    )
+    messages = [
+        {"role": "system", "content": "config: " + named_text() + " " + " ".join(NAMED.values())},
+        {"role": "user", "content": "call lookup with " + json.dumps(KEYS)},
+    ]
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    call = reply.choices[0].message.tool_calls[0]
+    result = lookup(**json.loads(call.function.arguments))
+    agent_trace.tool_call("delete", {"creds": KEYS, "env": NAMED})  # breaks the policy
+    agent_trace.set_output(reply.choices[0].message.content + json.dumps(result))
+    agent_trace.trajectory.dump("dumped.json")
+    agent_trace.trajectory.dump("dumped.yaml")
+"""
+
+
+def _planted() -> dict[str, str]:
+    keys = {name.replace(" ", "_"): value for name, value in SHAPED.items()}
+    keys["private_key"] = PRIVATE_KEY
+    keys["aws_secret_access_key"] = AWS_SECRET
+    keys["api-key"] = AZURE_KEY
+    return keys
+
+
+def test_no_planted_secret_reaches_any_written_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = _planted()
+    monkeypatch.setenv("PLANTED", json.dumps(planted))
+    for name, value in BY_NAME.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PLANTED_ENV", json.dumps(sorted(BY_NAME)))
+    pytester.makeconftest(ECHO_CONFTEST)
+    pytester.makepyfile(test_agent=ECHO_TEST)
+    pytester.makefile(
+        ".yaml",
+        policy="schema_version: 1\nname: p\nrules:\n  - {id: no-delete, forbid_tools: [delete]}\n",
+    )
+    secrets = [*planted.values(), *BY_NAME.values(), "MIIEowIBAAKCAQEAx7Abc123"]
+    for mode in ("--agentops-record=once", "--agentops-record=none"):
+        result = pytester.runpytest(mode, "--agentops-report=report.json", "-p", "no:cacheprovider")
+        result.assert_outcomes(failed=1)  # the policy violation, nothing else
+        result.stdout.fnmatch_lines(["*no-delete*delete*"])
+        written = [
+            path
+            for path in pytester.path.rglob("*")
+            if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts
+        ]
+        names = {path.name for path in written}
+        assert {"test_agent.yaml", "report.json", "dumped.json", "dumped.yaml"} <= names
+        for path in written:
+            if path.name == "policy.yaml":
+                continue
+            text = path.read_text()
+            leaked = [s[:12] for s in secrets if s in text]
+            assert not leaked, f"{path.relative_to(pytester.path)} holds {leaked}"
+        assert not [s for s in secrets if s in result.stdout.str()]
+
+
+def test_values_under_secret_names_are_redacted_in_documents() -> None:
+    data = {
+        "aws_secret_access_key": AWS_SECRET,
+        "creds": {"api-key": AZURE_KEY, "AZURE_OPENAI_API_KEY": AZURE_KEY},
+        "sha": "fedcba9876543210fedcba9876543210",  # a digest, not a key
+        "keywords": "plain words here",
+    }
+    redacted = Redactor().value(data)
+    assert redacted["aws_secret_access_key"] == PLACEHOLDER
+    assert redacted["creds"] == {"api-key": PLACEHOLDER, "AZURE_OPENAI_API_KEY": PLACEHOLDER}
+    assert redacted["sha"] == "fedcba9876543210fedcba9876543210"
+    assert redacted["keywords"] == "plain words here"
+
+
+def test_named_secrets_inside_json_encoded_strings() -> None:
+    # a message whose content is JSON, inside a request body that is JSON again
+    inner = json.dumps({"aws_secret_access_key": AWS_SECRET, "api-key": AZURE_KEY})
+    outer = json.dumps({"messages": [{"role": "user", "content": inner}]})
+    text = Redactor().text(outer)
+    assert AWS_SECRET not in text
+    assert AZURE_KEY not in text
+    assert json.loads(json.loads(text)["messages"][0]["content"]) == {
+        "aws_secret_access_key": PLACEHOLDER,
+        "api-key": PLACEHOLDER,
+    }

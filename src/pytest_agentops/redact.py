@@ -83,11 +83,11 @@ _PRIVATE_KEY = re.compile(
 #: Secrets known by the name they are given: an AWS secret access key under its name or
 #: next to its key id, and any long value under an API key's name (an Azure key is 32 hex).
 _NAMED = re.compile(
-    r"(?i)((?:aws_?secret_?access_?key|secret_?access_?key)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?i)((?:aws_?secret_?access_?key|secret_?access_?key)(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
     r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
-    r"|((?:azure|openai|api)[\w-]{0,30}?key[\"']?\s*[:=]\s*[\"']?)"
+    r"|((?:azure|openai|api)[\w-]{0,30}?key(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
     r"([A-Za-z0-9/+=_.-]{16,})"
-    r"|((?:AKIA|ASIA)[0-9A-Z]{16}[\"'\s:,=;|]{1,6})([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+    r"|((?:AKIA|ASIA)[0-9A-Z]{16}[\\\"'\s:,=;|]{1,8})([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]{8,}")
 _SECRET_ENV_NAME = re.compile(
@@ -179,12 +179,17 @@ class Redactor:
         return self.text(urlunsplit(parts))
 
     def value(self, value: Any) -> Any:
-        """A copy of JSON-like data with every string redacted (keys included)."""
+        """A copy of JSON-like data with every string redacted (keys included); a value under
+        a secret's name (``aws_secret_access_key``, ``api-key``) as :data:`_NAMED` reads it in
+        text."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
             return {
-                (self.text(k) if isinstance(k, str) else k): self.value(v) for k, v in value.items()
+                (self.text(k) if isinstance(k, str) else k): (
+                    PLACEHOLDER if _secret_by_name(k, v) else self.value(v)
+                )
+                for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):
             return [self.value(v) for v in value]
@@ -218,6 +223,19 @@ class Redactor:
                         found.append(token)
         self.add(found)
         LEARNED.add(found)
+
+
+def _secret_by_name(key: Any, value: Any) -> bool:
+    """Whether ``value``, stored under ``key``, is a secret by that name (every name
+    :data:`_NAMED` knows ends in "key")."""
+    if not (isinstance(key, str) and isinstance(value, str) and "key" in key.lower()):
+        return False
+    text = f"{key}: {value}"
+    match = _NAMED.search(text)
+    if match is None or match.end() != len(text):
+        return False
+    secret = 2 if match.group(2) is not None else 4 if match.group(4) is not None else 6
+    return match.start(secret) == len(key) + 2
 
 
 def _keep_name(match: re.Match[str]) -> str:
