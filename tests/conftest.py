@@ -11,6 +11,7 @@ os.environ["PYTEST_ADDOPTS"] = " ".join(
 )
 
 import litellm  # noqa: F401  imported once: pytester's inline runs would re-import it (~3 s)
+import pytest
 
 import pytest_agentops.capture.litellm
 import pytest_agentops.capture.recorder
@@ -18,3 +19,10 @@ import pytest_agentops.cassettes.cassette
 import pytest_agentops.report.model  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `pytest -m fuzz` is the long fuzzing run: tests/test_fuzz.py reads this when imported.
+    expression = config.getoption("markexpr", "") or ""
+    if "fuzz" in expression and "not fuzz" not in expression:
+        os.environ["AGENTOPS_FUZZ"] = "1"

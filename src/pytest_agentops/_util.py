@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
-import tempfile
+import secrets
+import time
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,17 +30,22 @@ from typing import Any
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
 
-    The data goes to a temporary file in the same directory, is flushed to disk, then
-    renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+    The data goes to a temporary file ``.NAME.PID-RANDOM.tmp`` in the same directory (never
+    matched by ``*.json`` / ``*.yaml``), is flushed to disk, then renamed over the target
+    (``os.replace`` is atomic on POSIX and Windows).  The temporary file's name is chosen
+    before it is created, so an interrupt at any point removes it; temporary files that
+    killed writers left behind (their process is gone) are removed by the next write.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:  # the mode a new file gets (mkstemp's 0600 would survive the rename)
+    try:  # the mode a new file gets (a private temporary file's 0600 would survive the rename)
         mode = target.stat().st_mode & 0o777
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_orphans(target)
+    tmp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         if hasattr(os, "fchmod"):  # not on Windows, where modes do not apply
             os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -51,6 +58,38 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
             os.unlink(tmp)
         raise
     return target
+
+
+#: Temporary files of writers that cannot be asked whether they still run (another naming,
+#: or Windows, where there is no harmless way to probe a process) are removed after this.
+_ORPHAN_AGE_S = 600.0
+
+
+def remove_orphans(target: Path) -> None:
+    """Remove the temporary files that killed writes of ``target`` left behind."""
+    for orphan in target.parent.glob(f".{target.name}.*.tmp"):
+        owner = orphan.name[len(target.name) + 2 : -4].split("-", 1)[0]
+        if owner.isdigit() and os.name == "posix":
+            if int(owner) == os.getpid() or _running(int(owner)):
+                continue
+        else:
+            try:
+                if time.time() - orphan.stat().st_mtime < _ORPHAN_AGE_S:
+                    continue
+            except OSError:
+                continue
+        with contextlib.suppress(OSError):
+            orphan.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists (POSIX)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -347,3 +386,32 @@ def load_plain_yaml(text: str, what: str, tags: frozenset[str] = PLAIN_TAGS) -> 
 
     refuse_unsafe_yaml(text, what, tags)
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@functools.cache
+def _plain_dumper() -> Any:
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class PlainDumper(base):  # type: ignore[misc, valid-type]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # never anchors: every value written out, as the loader requires
+
+    def text(dumper: Any, value: str) -> Any:
+        # PyYAML's own emitter writes U+0085 (NEL) raw, and reading it back makes it a space
+        style = '"' if "\x85" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    PlainDumper.add_representer(str, text)
+    return PlainDumper
+
+
+def dump_plain_yaml(data: Any, **options: Any) -> str:
+    """``data`` as YAML that :func:`load_plain_yaml` reads back equal: no anchors or
+    aliases, no tags, unicode kept, keys in their order unless ``sort_keys=True``."""
+    import yaml
+
+    options.setdefault("sort_keys", False)
+    text: str = yaml.dump(data, Dumper=_plain_dumper(), allow_unicode=True, **options)
+    return text

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,7 +22,13 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request
 from vcr.serializers import compat
 
-from pytest_agentops._util import UnsafeYaml, atomic_write_text, load_plain_yaml, version_problem
+from pytest_agentops._util import (
+    UnsafeYaml,
+    atomic_write_text,
+    dump_plain_yaml,
+    load_plain_yaml,
+    version_problem,
+)
 from pytest_agentops.capture.tape import ToolTapeFile
 from pytest_agentops.errors import CassetteFileError
 
@@ -37,7 +43,8 @@ def header_values(headers: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in headers.items()}
 
 
-_Headers = dict[str, list[str] | str]
+#: vcrpy reads the first value of each header: an empty list is an error, not a crash.
+_Headers = dict[str, Annotated[list[str], Field(min_length=1)] | str]
 
 
 class _Shape(BaseModel):
@@ -131,7 +138,15 @@ class Persister:
                 raise CassetteFileError(
                     f"{shown}: interaction #{index + 1}: field `{field}`: {first['msg']}. {fix}"
                 ) from None
-            requests.append(Request._from_dict(interaction["request"]))
+            request = interaction["request"]  # only what vcrpy's Request takes, body optional
+            requests.append(
+                Request(
+                    request["method"],
+                    request["uri"],
+                    request.get("body"),
+                    request.get("headers") or {},
+                )
+            )
             responses.append(compat.convert_to_bytes(interaction["response"]))
         section = data.get("agentops")
         if section is not None:
@@ -165,11 +180,6 @@ class Persister:
         owner.written = True
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # never anchors: every value written out, as the loader requires
-
-
 class Serializer:
     """Cassette YAML, read and written by the plugin itself whatever vcrpy version is there
     (vcrpy 6.0-8.1 read cassettes with PyYAML's unsafe loader: a cassette could run code).
@@ -185,7 +195,7 @@ class Serializer:
 
     @staticmethod
     def serialize(data: Any) -> str:
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        return dump_plain_yaml(data, width=100)
 
 
 def decode_body(response: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,9 @@ def text_of(content: Any) -> Any:
     """The text of a message content (string, or a list of content parts); other content as
     it is."""
     if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict) and "text" in p]
+        parts = [
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        ]
         return "".join(parts) if parts else content
     return content
 
@@ -143,7 +145,7 @@ def anthropic_blocks(message: Any) -> list[str]:
     return [
         str(b.get("type"))
         for b in content
-        if isinstance(b, dict) and b.get("type") in ANTHROPIC_BLOCKS
+        if isinstance(b, dict) and isinstance(b.get("type"), str) and b["type"] in ANTHROPIC_BLOCKS
     ]
 
 
@@ -157,7 +159,7 @@ def anthropic_text(content: Any) -> Any:
     """Content made only of text blocks, as one string; other content as it is."""
     if isinstance(content, list):
         texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        if len(texts) == len(content):
+        if len(texts) == len(content) and all(isinstance(t, (str, type(None))) for t in texts):
             return "".join(t or "" for t in texts)
     return content
 
