@@ -117,13 +117,17 @@ def test_readme_architecture_map_lists_every_module() -> None:
     block = re.search(r"```\n(.*?)```", section, re.S)
     assert block, "no folder map in the README's Architecture section"
     listed: set[str] = set()
-    folder = ""
+    folder = top = ""
     for line in block.group(1).splitlines()[1:]:
         head = re.match(r"  (\w+)/\s", line)
+        sub = re.match(r"    (\w+)/\s", line)  # a folder inside the folder above
         if head:
-            folder = head.group(1) + "/"
+            folder = top = head.group(1) + "/"
+        elif sub:
+            folder = top + sub.group(1) + "/"
+            listed.add(folder + "__init__.py")
         elif re.match(r"  \S", line):  # a module at the package root
-            folder = ""
+            folder = top = ""
         for token in re.findall(r"(?<![\w/.])((?:\w+/)*\w+\.py)\b", line):
             listed.add(folder + token)
             if "/" in token:  # a subfolder's module: the subfolder is a package too

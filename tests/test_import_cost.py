@@ -63,7 +63,7 @@ def test_pytest_run_without_recording_does_not_import_vcr(pytester, monkeypatch)
 
 def test_pricing_a_wire_captured_call_does_not_import_litellm() -> None:
     code = (
-        "from pytest_agentops.capture.prices import cost_usd\n"
+        "from pytest_agentops.trajectory.prices import cost_usd\n"
         "assert cost_usd('gpt-4o-mini-2024-07-18', 1000, 100, 'openai') > 0\n"
         "assert cost_usd('no-such-model', 1, 1) is None"
     )
@@ -73,7 +73,7 @@ def test_pricing_a_wire_captured_call_does_not_import_litellm() -> None:
 def test_both_pricing_paths_agree() -> None:
     code = (
         "import os\nos.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'\n"
-        "from pytest_agentops.capture.prices import cost_usd\n"
+        "from pytest_agentops.trajectory.prices import cost_usd\n"
         "cases = [('gpt-4o-mini-2024-07-18', 'openai'), ('gpt-4o-mini', None),"
         " ('claude-sonnet-4-5-20250929', 'anthropic')]\n"
         "before = [cost_usd(m, 1234, 567, p) for m, p in cases]\n"

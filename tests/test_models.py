@@ -284,8 +284,9 @@ def test_a_trace_read_in_the_wrong_format_is_refused() -> None:
     with pytest.raises(TrajectoryLoadError, match=r"message \[1\].*tool_use.*format='anthropic'"):
         Trajectory.load(ANTHROPIC_TRACE["messages"], format="openai")
     responses_items = [{"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"}]
-    with pytest.raises(TrajectoryLoadError, match=r"OpenAI Responses item"):
-        Trajectory.load(responses_items)
+    with pytest.raises(TrajectoryLoadError, match=r"OpenAI Responses item.*'openai-responses'"):
+        Trajectory.load(responses_items, format="openai")
+    assert Trajectory.load(responses_items).tool_calls == []  # detected: a request, no result
 
 
 def test_yaml_trajectories_refuse_aliases_and_tags(tmp_path: Path) -> None:
@@ -320,7 +321,14 @@ def test_impossible_values_are_refused(data: dict, pattern: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "tool_calls", ["lookup", ["lookup"], True, [{"id": "c1", "function": "lookup"}]]
+    "tool_calls",
+    [
+        "lookup",
+        ["lookup"],
+        True,
+        [{"id": "c1", "function": "lookup"}],
+        [{"id": ["c1"], "function": {"name": "lookup", "arguments": "{}"}}],
+    ],
 )
 def test_openai_tool_calls_of_the_wrong_shape_are_a_clear_error(tool_calls: object) -> None:
     messages = [
@@ -329,6 +337,37 @@ def test_openai_tool_calls_of_the_wrong_shape_are_a_clear_error(tool_calls: obje
     ]
     with pytest.raises(TrajectoryLoadError, match=r"message \[1\]: field `tool_calls`"):
         Trajectory.load(messages)
+
+
+def test_a_tool_result_answering_a_call_id_that_is_not_a_string_is_a_clear_error() -> None:
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "tool", "tool_call_id": ["c1"], "content": "ok"},
+    ]
+    with pytest.raises(TrajectoryLoadError, match=r"message \[1\]: field `tool_call_id`"):
+        Trajectory.load(messages)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "text", "text": ["not", "text"]}],  # was a TypeError from str.join
+        [{"type": ["tool_use"], "id": "x"}],  # was "unhashable type: 'list'"
+    ],
+)
+def test_anthropic_blocks_of_the_wrong_type_do_not_crash_the_import(content: object) -> None:
+    data = {"system": "s", "messages": [{"role": "user", "content": content}]}
+    trajectory = Trajectory.load(data)
+    assert trajectory.steps == []
+
+
+def test_a_yaml_error_is_reported_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "trace.yaml"
+    path.write_bytes(b"\x00steps: []\n")
+    with pytest.raises(TrajectoryLoadError) as caught:
+        Trajectory.load(path)
+    assert "\n" not in str(caught.value)
+    assert "not valid YAML" in str(caught.value)
 
 
 def test_absurdly_deep_files_are_a_clear_error(tmp_path: Path) -> None:
@@ -381,3 +420,13 @@ def test_a_yaml_trajectory_cut_short_at_a_line_boundary_is_refused(tmp_path: Pat
     # a hand-written YAML trajectory (no header) needs no end marker
     path.write_text("schema_version: 1\nsteps:\n  - {kind: tool, name: t}\n")
     assert Trajectory.load(path).tool_names == ["t"]
+
+
+def test_yaml_dumps_keep_every_character(tmp_path: Path) -> None:
+    # PyYAML's own emitter wrote U+0085 raw, and it came back as a space (found by fuzzing)
+    text = "a\x85b\u2028c\u2029d\ufeffe\r\nf\x00g"
+    traj = Trajectory(steps=[ToolCall(name="t", arguments={"k": text}, result=text)])
+    for suffix in ("yaml", "json"):
+        path = tmp_path / f"t.{suffix}"
+        traj.dump(path)
+        assert Trajectory.load(path).to_jsonable() == traj.to_jsonable()

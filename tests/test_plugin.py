@@ -467,7 +467,7 @@ def test_unpriced_models_show_question_marks_and_warn_once(pytester: pytest.Pyte
 def test_pricing_an_unknown_model_is_quiet(capsys: pytest.CaptureFixture[str]) -> None:
     import litellm  # noqa: F401  (the path through litellm's own cost_per_token)
 
-    from pytest_agentops.capture.prices import cost_usd
+    from pytest_agentops.trajectory.prices import cost_usd
 
     assert cost_usd("my-private-model", 10, 10, "openai") is None
     assert capsys.readouterr() == ("", "")

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .trajectory.importers.registry import FORMATS as TRACE_FORMATS
+
 #: The file formats `schema` describes: name -> (module, pydantic model).
 FORMATS = {
     "trajectory": ("pytest_agentops.trajectory.model", "Trajectory"),
@@ -55,21 +57,71 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_plugins(modules: list[str]) -> None:
+    """Importers of projects' own formats: ``pytest_agentops_import_trace`` in ``modules``."""
+    import importlib
+
+    from .errors import AgentopsError
+    from .trajectory.importers.registry import CUSTOM
+
+    for name in modules:
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise AgentopsError(f"--plugin {name}: cannot import it ({exc})") from None
+        finally:
+            sys.path.pop(0)
+        hook = getattr(module, "pytest_agentops_import_trace", None)
+        if hook is None:
+            raise AgentopsError(
+                f"--plugin {name}: the module has no pytest_agentops_import_trace function"
+            )
+        CUSTOM.append(_keywords(hook))
+
+
+def _keywords(hook: Any) -> Any:
+    """The hook as the registry calls importers (positionally)."""
+
+    def read(data: Any, format: str) -> Any:
+        return hook(data=data, format=format)
+
+    return read
+
+
+def _trajectories(args: argparse.Namespace, path: str) -> list[Any]:
+    """The trajectories of one trace file (the one with ``--trace-id`` when given)."""
+    from .trajectory.model import Trajectory
+
+    if args.plugin and not getattr(args, "plugins_loaded", False):
+        _use_plugins(args.plugin)
+        args.plugins_loaded = True
+    if args.trace_id:
+        return [Trajectory.load(path, format=args.trace_format, trace_id=args.trace_id)]
+    return list(Trajectory.load_all(path, format=args.trace_format))
+
+
+def _label(path: str, traj: Any, many: bool) -> str:
+    return f"{path} [{traj.metadata.get('trace_id') or traj.id}]" if many else path
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check production traces against policies: 0 clean, 1 violations, 2 unusable input."""
     from .errors import AgentopsError
     from .policy.loading import load_policy
     from .policy.rules import check_policies
     from .policy.violations import format_violations
-    from .trajectory.model import Trajectory
 
     try:
         policies = [load_policy(path) for path in args.policy]
-        traces = [(path, Trajectory.load(path, format=args.trace_format)) for path in args.traces]
+        traces = []
+        for path in args.traces:
+            found = _trajectories(args, path)
+            traces += [(_label(path, traj, len(found) > 1), traj) for traj in found]
     except AgentopsError as exc:
         _out(f"pytest-agentops check: {exc}", file=sys.stderr)
         return 2
-    results = [(path, traj, check_policies(traj, policies)) for path, traj in traces]
+    results = [(label, traj, check_policies(traj, policies)) for label, traj in traces]
     total = sum(len(violations) for _, _, violations in results)
     if args.format == "json":
         document = {
@@ -77,22 +129,90 @@ def cmd_check(args: argparse.Namespace) -> int:
             "policies": [p.name for p in policies],
             "violations": total,
             "traces": [
-                {"trace": path, "violations": [v.model_dump(mode="json") for v in violations]}
-                for path, _, violations in results
+                {
+                    "trace": label,
+                    "trace_id": traj.metadata.get("trace_id") or traj.id,
+                    "violations": [v.model_dump(mode="json") for v in violations],
+                }
+                for label, traj, violations in results
             ],
         }
-        _out(json.dumps(document, indent=2))
+        from .redact import redact_document
+
+        _out(json.dumps(redact_document(document), indent=2))
     else:
-        for path, traj, violations in results:
+        for label, traj, violations in results:
             if violations:
-                _out(f"{path}: {len(violations)} violation(s)")
+                _out(f"{label}: {len(violations)} violation(s)")
                 for line in format_violations(violations, traj).splitlines():
                     _out(f"  {line}")
             else:
-                _out(f"{path}: ok")
+                _out(f"{label}: ok")
         names = ", ".join(p.name for p in policies)
         _out(f"{len(results)} trace(s) checked against {names}: {total} violation(s)")
     return 1 if total else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Write traces of any format in the native form: 0 written, 2 unusable input."""
+    from ._util import atomic_write_text, format_from_suffix
+    from .errors import AgentopsError
+
+    try:
+        found = _trajectories(args, args.trace)
+    except AgentopsError as exc:
+        _out(f"pytest-agentops convert: {exc}", file=sys.stderr)
+        return 2
+    output = args.output
+    lines = output is not None and output.lower().endswith((".jsonl", ".ndjson"))
+    if len(found) > 1 and not lines:
+        ids = ", ".join(str(t.metadata.get("trace_id") or t.id) for t in found[:5])
+        _out(
+            f"pytest-agentops convert: {args.trace} holds {len(found)} trajectories ({ids}"
+            f"{', ...' if len(found) > 5 else ''}): write them all with -o OUT.jsonl, or pick "
+            "one with --trace-id",
+            file=sys.stderr,
+        )
+        return 2
+    redact = not args.no_redact
+    if lines:
+        text = "".join(
+            json.dumps(json.loads(t.dump(format="json", redact=redact)), ensure_ascii=False) + "\n"
+            for t in found
+        )
+    else:
+        fmt = format_from_suffix(output, default="yaml") if output else "yaml"
+        text = found[0].dump(format=fmt, redact=redact)
+    if output is None:
+        _out(text.rstrip("\n"))
+    else:
+        atomic_write_text(output, text)
+        _out(
+            f"wrote {output} ({len(found)} trajectory)"
+            if len(found) == 1
+            else f"wrote {output} ({len(found)} trajectories)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _trace_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--trace-format",
+        default="auto",
+        help="format of the trace files (default: detect from the content): "
+        + "; ".join(f"{name}: {text}" for name, text in TRACE_FORMATS.items()),
+    )
+    command.add_argument(
+        "--trace-id", default=None, help="read only the trace with this id (files with many)"
+    )
+    command.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE for its pytest_agentops_import_trace (your own trace formats)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,13 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy", action="append", required=True, metavar="FILE", help="policy YAML (repeatable)"
     )
     check.add_argument("--format", choices=["text", "json"], default="text", help="output format")
-    check.add_argument(
-        "--trace-format",
-        choices=["auto", "native", "openai", "anthropic"],
-        default="auto",
-        help="format of the trace files (default: detect)",
-    )
+    _trace_options(check)
     check.set_defaults(func=cmd_check)
+    convert = sub.add_parser(
+        "convert",
+        help="write a trace of any format as a pytest-agentops trajectory",
+        description="Exit status: 0 written, 2 unusable input. Secrets are redacted unless "
+        "--no-redact.",
+    )
+    convert.add_argument("trace", metavar="TRACE", help="the trace file")
+    convert.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        default=None,
+        help="output file: .yaml, .json, or .jsonl for every trajectory of the file "
+        "(default: YAML on standard output)",
+    )
+    convert.add_argument(
+        "--no-redact", action="store_true", help="keep secrets (API keys) as they are"
+    )
+    _trace_options(convert)
+    convert.set_defaults(func=cmd_convert)
     return parser
 
 

@@ -42,6 +42,19 @@ def pytest_agentops_report(report: dict[str, object]) -> None:
 
 
 @hookspec(firstresult=True)
+def pytest_agentops_import_trace(data: Any, format: str) -> Any:
+    """Read a trace format of your own: return its trajectory data (a dict in the native
+    form), a :class:`~pytest_agentops.Trajectory`, or a list of them; None when ``data`` is
+    not yours.
+
+    Asked first for every document :meth:`Trajectory.load` / ``load_all`` reads (a parsed
+    JSON or YAML file, or one line of a JSON Lines file), with the ``format`` the caller
+    passed (``"auto"`` by default, or a name of your own).  The command line finds these
+    functions with ``--plugin MODULE``.
+    """
+
+
+@hookspec(firstresult=True)
 def pytest_agentops_judge(request: JudgeRequest) -> Verdict | None:
     """Answer a judgement: return a :class:`~pytest_agentops.Verdict`, or None to let the next
     implementation (in the end the built-in litellm judge) answer.

@@ -1,4 +1,5 @@
-"""pytest entry point of pytest-agentops: options, ini keys, markers, fixtures and hook wiring.
+"""pytest entry point of pytest-agentops: fixtures and hook wiring (options and ini keys are
+declared in ``settings.py``, markers in ``_markers.py``).
 
 Kept thin and cheap to import: every pytest run of every project that installs the plugin
 imports this module, so pydantic, litellm, vcrpy and deepdiff are imported only inside the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from ._stash import (
     SESSION_GUARD_KEY,
     SETTINGS_KEY,
 )
-from .settings import JUDGE_INI, RECORD_MODES, resolve
+from .settings import add_options, resolve
 
 if TYPE_CHECKING:
     from .capture.recorder import Recorder
@@ -39,97 +40,9 @@ if TYPE_CHECKING:
 
 _COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
 
-#: ini key -> (type, default, help) of the ini keys that are not the judge's.
-_INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
-    "agentops": ("bool", False, "same as --agentops."),
-    "agentops_record": (None, "", "default record mode (see --agentops-record)."),
-    "agentops_cassette_dir": (
-        None,
-        "cassettes",
-        "directory of the cassettes, relative to the rootdir (default: cassettes).",
-    ),
-    "agentops_cassettes": (
-        "bool",
-        True,
-        "run tests that record a trajectory inside a cassette (default: true).",
-    ),
-    "agentops_capture_http": (
-        "bool",
-        True,
-        "record LLM calls seen on the wire (OpenAI, Anthropic APIs) as steps (default: true).",
-    ),
-    "agentops_replay_tools": (
-        "bool",
-        True,
-        "store @tool results with cassettes and replay them (default: true).",
-    ),
-    "agentops_block_network": ("bool", False, "same as --agentops-block-network."),
-    "agentops_session_guard": (
-        "bool",
-        True,
-        "in record mode none, block hosted LLM APIs for the whole session once a test uses a "
-        "cassette: tests without one, threads left running, code between tests "
-        "(default: true).",
-    ),
-    "agentops_strict_tools": ("bool", False, "same as --agentops-strict-tools."),
-    "agentops_report": (None, "", "same as --agentops-report (path)."),
-    "agentops_policies": (
-        "paths",
-        [],
-        "YAML policy files checked against every recorded test's trajectory.",
-    ),
-    "agentops_capture_litellm": (
-        "bool",
-        True,
-        "capture litellm calls automatically while a test records (default: true).",
-    ),
-}
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("agentops", "pytest-agentops: test AI agents by their trajectories")
-    group.addoption(
-        "--agentops",
-        action="store_true",
-        default=False,
-        help="print the agentops summary (steps, tool/LLM calls, tokens, cost per test).",
-    )
-    group.addoption(
-        "--agentops-report",
-        metavar="PATH",
-        default=None,
-        help="write a JSON report of every recorded test's trajectory and totals to PATH.",
-    )
-    group.addoption(
-        "--agentops-record",
-        choices=RECORD_MODES,
-        default=None,
-        help="cassette record mode (default: none = replay only, no live LLM call). once: "
-        "record tests without a cassette; new_episodes: also record requests missing from a "
-        "cassette; all: record every request again; rewrite: replace each test's cassette.",
-    )
-    group.addoption(
-        "--agentops-block-network",
-        action="store_true",
-        default=False,
-        help="refuse every non-loopback connection while tests replay.",
-    )
-    group.addoption(
-        "--agentops-strict-tools",
-        action="store_true",
-        default=False,
-        help="fail a test that replays a @tool whose code changed since it was recorded.",
-    )
-    group.addoption(
-        "--agentops-judge",
-        choices=("on", "off"),
-        default="on",
-        help="off: skip every LLM-judge check (the tests are reported as skipped).",
-    )
-    for name, (kind, default, text) in _INI.items():
-        parser.addini(name, type=kind, default=default, help=text)
-    for name, (default, text) in JUDGE_INI.items():
-        parser.addini(name, default=default, help=f"{text} (default: {default or 'none'}).")
+    add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -170,9 +83,25 @@ def pytest_configure(config: pytest.Config) -> None:
     from .report.session import AgentopsSession
 
     config.pluginmanager.register(AgentopsSession(config, settings), "agentops-session")
+    from .trajectory.importers.registry import CUSTOM
+
+    CUSTOM.append(_hook_importer(config))
+
+
+def _hook_importer(config: pytest.Config) -> Any:
+    """``Trajectory.load`` asks the ``pytest_agentops_import_trace`` hook first."""
+
+    def read(data: Any, format: str) -> Any:
+        return config.hook.pytest_agentops_import_trace(data=data, format=format)
+
+    read.config = config  # type: ignore[attr-defined]  # to take it out again at unconfigure
+    return read
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from .trajectory.importers.registry import CUSTOM
+
+    CUSTOM[:] = [c for c in CUSTOM if getattr(c, "config", None) is not config]
     if config.stash.get(COST_MAP_SET_KEY, False):
         os.environ.pop(_COST_MAP_ENV, None)
     if "pytest_agentops.capture.litellm" in sys.modules:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
@@ -78,6 +79,8 @@ class Settings:
     cassettes: bool = True
     #: LLM calls seen on the wire become steps (ini ``agentops_capture_http``).
     capture_http: bool = True
+    #: OpenTelemetry GenAI spans the agent emits become steps (ini ``agentops_capture_otel``).
+    capture_otel: bool = True
     #: ``@tool`` results are stored with cassettes and replayed (ini ``agentops_replay_tools``).
     replay_tools: bool = True
     #: Refuse every non-loopback connection (``--agentops-block-network`` or ini).
@@ -94,6 +97,106 @@ class Settings:
     @property
     def enabled(self) -> bool:
         return self.summary or self.report_path is not None
+
+
+#: ini key -> (type, default, help) of the ini keys that are not the judge's.
+_INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
+    "agentops": ("bool", False, "same as --agentops."),
+    "agentops_record": (None, "", "default record mode (see --agentops-record)."),
+    "agentops_cassette_dir": (
+        None,
+        "cassettes",
+        "directory of the cassettes, relative to the rootdir (default: cassettes).",
+    ),
+    "agentops_cassettes": (
+        "bool",
+        True,
+        "run tests that record a trajectory inside a cassette (default: true).",
+    ),
+    "agentops_capture_http": (
+        "bool",
+        True,
+        "record LLM calls seen on the wire (OpenAI, Anthropic APIs) as steps (default: true).",
+    ),
+    "agentops_capture_otel": (
+        "bool",
+        True,
+        "record the GenAI spans (OpenTelemetry GenAI conventions, OpenInference, OpenLLMetry) "
+        "that the agent emits through an OpenTelemetry SDK tracer provider (default: true).",
+    ),
+    "agentops_replay_tools": (
+        "bool",
+        True,
+        "store @tool results with cassettes and replay them (default: true).",
+    ),
+    "agentops_block_network": ("bool", False, "same as --agentops-block-network."),
+    "agentops_session_guard": (
+        "bool",
+        True,
+        "in record mode none, block hosted LLM APIs for the whole session once a test uses a "
+        "cassette: tests without one, threads left running, code between tests "
+        "(default: true).",
+    ),
+    "agentops_strict_tools": ("bool", False, "same as --agentops-strict-tools."),
+    "agentops_report": (None, "", "same as --agentops-report (path)."),
+    "agentops_policies": (
+        "paths",
+        [],
+        "YAML policy files checked against every recorded test's trajectory.",
+    ),
+    "agentops_capture_litellm": (
+        "bool",
+        True,
+        "capture litellm calls automatically while a test records (default: true).",
+    ),
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """The command-line options and ini keys (plugin.py's ``pytest_addoption``)."""
+    group = parser.getgroup("agentops", "pytest-agentops: test AI agents by their trajectories")
+    group.addoption(
+        "--agentops",
+        action="store_true",
+        default=False,
+        help="print the agentops summary (steps, tool/LLM calls, tokens, cost per test).",
+    )
+    group.addoption(
+        "--agentops-report",
+        metavar="PATH",
+        default=None,
+        help="write a JSON report of every recorded test's trajectory and totals to PATH.",
+    )
+    group.addoption(
+        "--agentops-record",
+        choices=RECORD_MODES,
+        default=None,
+        help="cassette record mode (default: none = replay only, no live LLM call). once: "
+        "record tests without a cassette; new_episodes: also record requests missing from a "
+        "cassette; all: record every request again; rewrite: replace each test's cassette.",
+    )
+    group.addoption(
+        "--agentops-block-network",
+        action="store_true",
+        default=False,
+        help="refuse every non-loopback connection while tests replay.",
+    )
+    group.addoption(
+        "--agentops-strict-tools",
+        action="store_true",
+        default=False,
+        help="fail a test that replays a @tool whose code changed since it was recorded.",
+    )
+    group.addoption(
+        "--agentops-judge",
+        choices=("on", "off"),
+        default="on",
+        help="off: skip every LLM-judge check (the tests are reported as skipped).",
+    )
+    for name, (kind, default, text) in _INI.items():
+        parser.addini(name, type=kind, default=default, help=text)
+    for name, (default, text) in JUDGE_INI.items():
+        parser.addini(name, default=default, help=f"{text} (default: {default or 'none'}).")
 
 
 def _ini_bool(config: pytest.Config, name: str) -> bool:
@@ -165,6 +268,7 @@ def resolve(config: pytest.Config) -> Settings:
         cassette_dir=cassette_dir,
         cassettes=_ini_bool(config, "agentops_cassettes"),
         capture_http=_ini_bool(config, "agentops_capture_http"),
+        capture_otel=_ini_bool(config, "agentops_capture_otel"),
         replay_tools=_ini_bool(config, "agentops_replay_tools"),
         block_network=bool(config.getoption("agentops_block_network"))
         or _ini_bool(config, "agentops_block_network"),

@@ -10,18 +10,23 @@ input and output are derived from its LLM calls when the test did not set them.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pytest_agentops._util import canonical_json
+from pytest_agentops.trajectory.derive import (
+    conversation_tool_calls,
+    fill_tool_calls,
+    link_tool_calls,
+    price,
+)
 from pytest_agentops.trajectory.model import (
     LLMCall,
     MessageStep,
-    RequestedToolCall,
     SpanStep,
     Step,
     ToolCall,
 )
-from pytest_agentops.trajectory.openai_format import tool_outcome, tool_results
 
 if TYPE_CHECKING:
     from .recorder import StepRecord
@@ -41,8 +46,12 @@ def wall(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
 
 
-def build_steps(records: list[StepRecord]) -> list[Step]:
-    """The trajectory steps of ``records`` (in recorded order, duplicates dropped)."""
+def build_steps(records: list[StepRecord], otel: list[StepRecord] | None = None) -> list[Step]:
+    """The trajectory steps of ``records`` (in recorded order, duplicates dropped), with the
+    steps read from OpenTelemetry spans (``otel``) placed by start time unless another
+    producer recorded the same call."""
+    if otel:
+        records = _with_otel(records, otel)
     steps: list[Step] = []
     dropped, merged = _deduplicate(records)
     for rec in records:
@@ -52,9 +61,9 @@ def build_steps(records: list[StepRecord]) -> list[Step]:
         if known is None:
             known = rec.fields
             if rec.kind == "llm" and rec.done and "cost_usd" not in known:
-                known["cost_usd"] = _price(known)  # once: kept on the record
+                known["cost_usd"] = price(known)  # once: kept on the record
         elif "cost_usd" not in known:
-            known["cost_usd"] = _price(known)
+            known["cost_usd"] = price(known)
         fields = {k: v for k, v in known.items() if v is not None}
         if not rec.done and "duration_ms" not in fields:
             fields["error"] = fields.get("error") or "still running when the trajectory was read"
@@ -63,61 +72,49 @@ def build_steps(records: list[StepRecord]) -> list[Step]:
                 id=rec.id, parent_id=rec.parent_id, started_at=wall(rec.wall0), **fields
             )
         )
-    _link_tool_calls(steps)
-    return _conversation_tool_calls(steps)
+    link_tool_calls(steps)
+    steps = conversation_tool_calls(steps)
+    if otel:
+        fill_tool_calls(steps)
+    return steps
 
 
-def _conversation_tool_calls(steps: list[Step]) -> list[Step]:
-    """``steps`` with a ``ToolCall`` for each tool result an LLM request carried that answers
-    a call an earlier recorded response asked for, unless a step already answered it.
-
-    Such a call is placed just before the LLM call that carried its result, with the name and
-    arguments the model asked for, the result (or error) the message reports, the requesting
-    call's parent, and the time between the two LLM calls; ``source`` says where it came from.
-    Results of calls the run asked for last, which no further LLM call carried, are not known.
-    """
-    answered = {s.call_id for s in steps if isinstance(s, ToolCall) and s.call_id}
-    asked: dict[str, tuple[LLMCall, RequestedToolCall]] = {}
-    out: list[Step] = []
-    for step in steps:
-        if isinstance(step, LLMCall):
-            if asked:
-                for number, (call_id, message) in enumerate(
-                    (r for r in tool_results(step.input_messages) if r[0] in asked), start=1
-                ):
-                    if call_id in answered:
-                        continue
-                    answered.add(call_id)
-                    out.append(_read_tool_call(step, number, *asked[call_id], message))
-            for request in step.requested_tool_calls:
-                if request.id:
-                    asked[request.id] = (step, request)
-        out.append(step)
-    return out
-
-
-def _read_tool_call(
-    carrier: LLMCall, number: int, asker: LLMCall, request: RequestedToolCall, message: Any
-) -> ToolCall:
-    result, error = tool_outcome(message)
-    arguments = request.arguments
-    start = end = None
-    if asker.started_at is not None:
-        start = asker.started_at + timedelta(milliseconds=asker.duration_ms or 0.0)
-    if carrier.started_at is not None:
-        end = carrier.started_at
-    return ToolCall(
-        id=f"{carrier.id}.{number}",
-        parent_id=asker.parent_id,
-        started_at=start,
-        duration_ms=max((end - start).total_seconds() * 1000, 0.0) if start and end else None,
-        name=request.name,
-        arguments=arguments if isinstance(arguments, dict) else {"_raw": arguments},
-        result=result,
-        error=error,
-        call_id=request.id,
-        source="conversation",
-    )
+def _with_otel(records: list[StepRecord], otel: list[StepRecord]) -> list[StepRecord]:
+    """``records`` and the span-read ones that no other producer recorded, by start time."""
+    llm_ids = {r.fields.get("response_id") for r in records if r.kind == "llm"} - {None}
+    conversations = [
+        _conversation(r.fields.get("input_messages"))
+        for r in records
+        if r.kind == "llm" and r.fields.get("input_messages")
+    ]
+    tool_ids = {r.fields.get("call_id") for r in records if r.kind == "tool"} - {None}
+    tool_calls = [
+        (r.fields.get("name"), canonical_json(r.fields.get("arguments")))
+        for r in records
+        if r.kind == "tool"
+    ]
+    kept = []
+    for rec in otel:
+        fields = rec.fields
+        if rec.kind == "llm":
+            conversation = _conversation(fields.get("input_messages"))
+            if fields.get("response_id") in llm_ids or (
+                conversation and conversation in conversations
+            ):
+                continue
+        else:
+            if fields.get("call_id") in tool_ids:
+                continue
+            key = (fields.get("name"), canonical_json(fields.get("arguments")))
+            if "arguments" in fields and key in tool_calls:
+                tool_calls.remove(key)
+                continue
+        kept.append(rec)
+    merged = list(records)
+    for rec in sorted(kept, key=lambda r: r.wall0):
+        at = next((i for i, r in enumerate(merged) if r.wall0 > rec.wall0), len(merged))
+        merged.insert(at, rec)
+    return merged
 
 
 def _deduplicate(records: list[StepRecord]) -> tuple[set[str], dict[str, dict[str, Any]]]:
@@ -192,52 +189,3 @@ def _conversation(messages: Any) -> list[tuple[str, str, tuple[str, ...]]]:
         )
         out.append((str(message.get("role")), "" if content is None else text, calls))
     return out
-
-
-def _price(fields: dict[str, Any]) -> float | None:
-    """The cost of an LLM call by the price table (``None``: no tokens, or not priced)."""
-    if not (fields.get("input_tokens") or fields.get("output_tokens")):
-        return None
-    from .prices import cost_usd
-
-    return cost_usd(
-        str(fields.get("model") or ""),
-        int(fields.get("input_tokens") or 0),
-        int(fields.get("output_tokens") or 0),
-        fields.get("provider"),
-    )
-
-
-def _link_tool_calls(steps: list[Step]) -> None:
-    """Give executed tool calls the id of the model tool call they answer, when unambiguous.
-
-    A tool execution answers the most recent LLM response that requested a call with the same
-    name (and, preferably, the same arguments) that no earlier execution claimed.
-    """
-    open_requests: list[RequestedToolCall] = []
-    for step in steps:
-        if isinstance(step, LLMCall) and step.requested_tool_calls:
-            open_requests = list(step.requested_tool_calls)
-        elif isinstance(step, ToolCall) and step.call_id is None and open_requests:
-            same_name = [r for r in open_requests if r.name == step.name]
-            exact = [r for r in same_name if r.arguments == step.arguments]
-            candidates = exact or same_name
-            if candidates:
-                chosen = candidates[0]
-                open_requests.remove(chosen)
-                step.call_id = chosen.id
-
-
-def derive_input(steps: list[Step]) -> Any:
-    for step in steps:
-        if isinstance(step, LLMCall):
-            users = [m for m in step.input_messages if m.get("role") == "user"]
-            return users[-1].get("content") if users else None
-    return None
-
-
-def derive_output(steps: list[Step]) -> Any:
-    for step in reversed(steps):
-        if isinstance(step, LLMCall) and step.ok and not step.requested_tool_calls:
-            return step.output_text
-    return None

@@ -7,6 +7,7 @@ collection, so tests that record nothing pay nothing.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,13 @@ def agent_trace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         metadata=metadata,
         capture_litellm=settings.capture_litellm,
         tool_tape=cassette.tape if cassette is not None else None,
+        capture_otel=settings.capture_otel,
     )
     recorder.start()
+    if settings.capture_otel and "opentelemetry.trace" in sys.modules:
+        from .otel import attach
+
+        attach()
     item.stash[RECORDER_KEY] = recorder
     try:
         yield recorder

@@ -27,10 +27,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from pytest_agentops._util import error_text
+from pytest_agentops.trajectory.derive import derive_input, derive_output
 from pytest_agentops.trajectory.model import Trajectory
 
 from .active import ACTIVE, CURRENT_PARENT
-from .build import LATE, build_steps, derive_input, derive_output, wall
+from .build import LATE, build_steps, wall
 from .fields import LLMFields, jsonable, jsonable_arguments, llm_fields
 from .tape import RUN_REAL, RecordedToolCall, ToolTape, rebuild_exception
 
@@ -104,8 +105,11 @@ class Recorder:
         *,
         capture_litellm: bool = True,
         tool_tape: ToolTape | None = None,
+        capture_otel: bool = True,
     ) -> None:
         self.name = name
+        #: Whether OpenTelemetry spans of the agent are recorded (ini ``agentops_capture_otel``).
+        self.capture_otel = capture_otel
         #: Whether litellm's callback events are recorded (ini ``agentops_capture_litellm``).
         self.capture_litellm = capture_litellm
         #: The test cassette's tool tape: ``@tool`` calls are replayed from it or stored in it.
@@ -125,6 +129,8 @@ class Recorder:
         self._previous: Recorder | None = None
         self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
         self._notices: set[str] = set()
+        #: OpenTelemetry spans of the agent that ended while recording (``capture/otel.py``).
+        self._otel: list[tuple[Any, str | None]] = []
 
     # ---- activation ---------------------------------------------------------------------
     def start(self) -> Recorder:
@@ -268,6 +274,30 @@ class Recorder:
             rec.done = True
             self._cond.notify_all()
 
+    def otel_span(self, span: Any, parent_id: str | None) -> None:
+        """An OpenTelemetry span of the agent's (GenAI conventions, OpenInference,
+        OpenLLMetry) ended; read into steps with the trajectory, duplicates dropped."""
+        with self._cond:
+            self._otel.append((span, parent_id))
+
+    def _otel_records(self) -> list[StepRecord]:
+        if not self._otel:
+            return []
+        from .otel import span_records
+
+        def new_record(
+            kind: str, parent_id: str | None, fields: dict[str, Any], started: float | None
+        ) -> StepRecord:
+            rec = StepRecord(kind, self._next_id(), parent_id, fields)
+            rec.wall0 = started if started is not None else rec.wall0
+            rec.origin = "otel"
+            rec.done = True
+            return rec
+
+        with self._cond:
+            spans = list(self._otel)
+        return span_records(spans, new_record)
+
     def abandon_pending(self, error: str) -> None:
         """The test is failing (a cassette miss): stop waiting for litellm's events; the
         calls still pending end with ``error``."""
@@ -389,7 +419,7 @@ class Recorder:
         """
         message = {"role": "assistant", "content": output} if isinstance(output, str) else output
         if cost_usd is None and (input_tokens or output_tokens):
-            from .prices import cost_usd as price
+            from pytest_agentops.trajectory.prices import cost_usd as price
 
             cost_usd = price(model, input_tokens, output_tokens, provider)
         fields = llm_fields(
@@ -445,7 +475,7 @@ class Recorder:
     def trajectory(self) -> Trajectory:
         """The run so far as a :class:`Trajectory` (waits for pending litellm events first)."""
         self.flush()
-        steps = build_steps(list(self._records))
+        steps = build_steps(list(self._records), self._otel_records())
         return Trajectory(
             id=self._trajectory_id,
             name=self.name,

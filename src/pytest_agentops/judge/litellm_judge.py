@@ -198,7 +198,7 @@ class _Usage:
         hidden = getattr(response, "_hidden_params", None) or {}
         cost = hidden.get("response_cost")
         if cost is None:
-            from pytest_agentops.capture.prices import cost_usd
+            from pytest_agentops.trajectory.prices import cost_usd
 
             cost = cost_usd(
                 str(getattr(response, "model", "") or ""),

@@ -7,6 +7,7 @@ model, so the model's I/O methods and this module do not import each other).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,18 +17,17 @@ from pytest_agentops._util import (
     MAX_NESTING,
     UnsafeYaml,
     atomic_write_text,
+    dump_plain_yaml,
     format_from_suffix,
     load_plain_yaml,
     too_deep,
     version_problem,
 )
 from pytest_agentops.errors import TrajectoryLoadError
-from pytest_agentops.trajectory.openai_format import anthropic_blocks
 
 if TYPE_CHECKING:
     from .model import Trajectory
 
-FORMATS = ("auto", "native", "openai", "anthropic")
 _STEP_KINDS = {"tool", "llm", "message", "span"}
 
 
@@ -108,78 +108,95 @@ def _read_file(path: Path, fmt: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise TrajectoryLoadError(
             f"{path}: not valid YAML{where}: {problem} (is the file truncated?)"
         ) from None
 
 
-def _detect(data: Any) -> str:
-    """The format of parsed trace data, by its content."""
-    if isinstance(data, dict):
-        if "steps" in data or "schema_version" in data:
-            return "native"
-        messages = data.get("messages")
-        if not isinstance(messages, list):
-            return "unknown"
-        if "system" in data:  # a Messages API request: chat requests put it in `messages`
-            return "anthropic"
-        data = messages
-    if isinstance(data, list):
-        return "anthropic" if any(anthropic_blocks(m) for m in data) else "openai"
-    return "unknown"
-
-
-def _imported(cls: type[Trajectory], data: Any, kind: str, label: str) -> Trajectory:
-    """A trace in another tool's format, through its importer."""
-    if kind == "anthropic":
-        from .importers.anthropic_messages import trajectory_from_anthropic_messages
-
-        read = trajectory_from_anthropic_messages(data, source=label)
-    else:
-        messages = data.get("messages") if isinstance(data, dict) else data
-        if not isinstance(messages, list):
-            raise TrajectoryLoadError(f"{label}: field `messages`: expected a list of messages")
-        from .importers.openai_messages import trajectory_from_openai_messages
-
-        read = trajectory_from_openai_messages(messages, source=label)
+def _is_jsonl(path: Path) -> bool:
+    """JSON Lines by suffix, or by content: a first line that is a whole JSON value followed
+    by more lines (a JSON document never continues after its first complete value)."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return True
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return False
     try:
-        return cls.model_validate(read)
-    except ValidationError as exc:
-        raise TrajectoryLoadError(describe_validation_error(exc, label)) from None
-    except RecursionError:
-        raise TrajectoryLoadError(f"{label}: nested too deeply to be a trajectory") from None
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
+            rest = fh.read(1)
+    except OSError:
+        return False
+    if not rest or not first.strip().startswith(b"{"):
+        return False
+    try:
+        json.loads(first)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
-def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") -> Trajectory:
-    """``cls`` (a :class:`Trajectory`) from a file path or parsed data, in ``format``."""
-    schema_version = cls.model_fields["schema_version"].default
-    if format not in FORMATS:
-        raise TrajectoryLoadError(
-            f"unknown trajectory format {format!r}; use one of: {', '.join(FORMATS)}"
-        )
+def _lines(path: Path) -> Iterator[tuple[Any, str]]:
+    """The documents of a JSON Lines file, one line at a time, with where each came from."""
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise TrajectoryLoadError(f"{path}: cannot read the file: {exc}") from None
+    with fh:
+        number = 0
+        try:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    document = json.loads(line)
+                except RecursionError:
+                    raise TrajectoryLoadError(
+                        f"{path}:{number}: nested too deeply to be a trace"
+                    ) from None
+                except json.JSONDecodeError as exc:
+                    raise TrajectoryLoadError(
+                        f"{path}:{number}: not valid JSON at column {exc.colno}: {exc.msg} "
+                        "(each line of a JSON Lines file is one JSON document)"
+                    ) from None
+                if too_deep(document):
+                    raise TrajectoryLoadError(
+                        f"{path}:{number}: lists and objects nest more than {MAX_NESTING} "
+                        "levels deep, which no trace needs"
+                    )
+                yield document, f"line {number}"
+        except UnicodeDecodeError as exc:
+            raise TrajectoryLoadError(
+                f"{path}:{number + 1}: not UTF-8 text ({exc.reason})"
+            ) from None
+    if number == 0:
+        raise TrajectoryLoadError(f"{path}: the file is empty (expected JSON Lines of traces)")
+
+
+def _documents(source: Any) -> tuple[Iterator[tuple[Any, str]], str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
-        label = str(path)
-        data = _read_file(path, format)
-    else:
-        label = "<trajectory data>"
-        data = source
-    if too_deep(data):
+        if not path.is_file() and not path.exists():
+            raise TrajectoryLoadError(f"{path}: no such file")
+        if _is_jsonl(path):
+            return _lines(path), str(path)
+        data = _read_file(path, "auto")
+        if too_deep(data):
+            raise TrajectoryLoadError(
+                f"{path}: lists and objects nest more than {MAX_NESTING} levels deep, which no "
+                "trace needs (and which could not be written back): is this the right file?"
+            )
+        return iter([(data, "")]), str(path)
+    if too_deep(source):
         raise TrajectoryLoadError(
-            f"{label}: lists and objects nest more than {MAX_NESTING} levels deep, which no "
-            "trace needs (and which could not be written back): is this the right file?"
+            "<trajectory data>: lists and objects nest more than "
+            f"{MAX_NESTING} levels deep, which no trace needs"
         )
-    kind = _detect(data) if format == "auto" else format
-    if kind == "unknown":
-        raise TrajectoryLoadError(
-            f"{label}: cannot tell the trace format: expected a pytest-agentops trajectory "
-            "(an object with `schema_version` and `steps`), OpenAI chat messages or Anthropic "
-            "messages (a list of {role, content} objects, or an object with `messages`); "
-            f"got {type(data).__name__}"
-        )
-    if kind in ("openai", "anthropic"):
-        return _imported(cls, data, kind, label)
+    return iter([(source, "")]), "<trajectory data>"
+
+
+def _validate(cls: type[Trajectory], data: Any, label: str) -> Trajectory:
+    schema_version = cls.model_fields["schema_version"].default
     if not isinstance(data, dict):
         raise TrajectoryLoadError(
             f"{label}: expected an object with `schema_version` and `steps`, "
@@ -204,6 +221,79 @@ def load_trajectory(cls: type[Trajectory], source: Any, format: str = "auto") ->
         raise TrajectoryLoadError(f"{label}: nested too deeply to be a trajectory") from None
 
 
+def iter_trajectories(
+    cls: type[Trajectory], source: Any, format: str = "auto"
+) -> Iterator[Trajectory]:
+    """Every trajectory in ``source`` (a file path or parsed data), in ``format``."""
+    from .importers.registry import check_format, import_documents
+
+    check_format(format)
+    documents, label = _documents(source)
+    for data, where, native in import_documents(documents, format, label):
+        trajectory = _validate(cls, data, f"{label}:{where}" if where else label)
+        if not native:
+            _complete(trajectory)
+        yield trajectory
+
+
+def _complete(trajectory: Trajectory) -> None:
+    """What an imported trace implies but does not say, derived as for live recordings."""
+    from .derive import conversation_tool_calls, derive_input, derive_output, link_tool_calls, price
+
+    steps = trajectory.steps
+    link_tool_calls(steps)
+    steps[:] = conversation_tool_calls(steps)
+    for step in steps:
+        if step.kind == "llm" and step.cost_usd is None:
+            step.cost_usd = price(
+                {
+                    "model": step.model,
+                    "provider": step.provider,
+                    "input_tokens": step.input_tokens,
+                    "output_tokens": step.output_tokens,
+                }
+            )
+    if trajectory.input is None:
+        trajectory.input = derive_input(steps)
+    if trajectory.output is None:
+        trajectory.output = derive_output(steps)
+
+
+def load_trajectory(
+    cls: type[Trajectory], source: Any, format: str = "auto", trace_id: str | None = None
+) -> Trajectory:
+    """The one trajectory in ``source`` (or the one with ``trace_id``)."""
+    label = str(source) if isinstance(source, (str, Path)) else "<trajectory data>"
+    found: list[Trajectory] = []
+    ids: list[str] = []
+    for trajectory in iter_trajectories(cls, source, format):
+        ids.append(trajectory.id)
+        if (
+            trace_id is None
+            or trajectory.id == trace_id
+            or (trajectory.metadata.get("trace_id") == trace_id)
+        ):
+            found.append(trajectory)
+    if trace_id is not None and not found:
+        raise TrajectoryLoadError(
+            f"{label}: no trace with id {trace_id!r}; the file has: {_listed(ids)}"
+        )
+    if len(found) > 1:
+        raise TrajectoryLoadError(
+            f"{label} holds {len(found)} trajectories ({_listed(ids)}): pick one with "
+            "trace_id=... (--trace-id on the command line), or read them all with "
+            "Trajectory.load_all()"
+        )
+    if not found:
+        raise TrajectoryLoadError(f"{label}: no trajectory in it")
+    return found[0]
+
+
+def _listed(ids: list[str], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
 def trajectory_to_text(traj: Trajectory, fmt: str, redact: bool = True) -> str:
     try:
         data = traj.model_dump(mode="json", exclude_none=True)
@@ -219,10 +309,7 @@ def trajectory_to_text(traj: Trajectory, fmt: str, redact: bool = True) -> str:
 
         data = redact_document(data)
     if fmt == "yaml":
-        import yaml
-
-        body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, explicit_end=True)
-        return _YAML_HEADER + str(body)
+        return _YAML_HEADER + dump_plain_yaml(data, explicit_end=True)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -3,104 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-#: A count (tokens): never negative.
-Count = Annotated[int, Field(ge=0)]
-#: An amount (USD, milliseconds): a finite number, never negative.
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+from .steps import (  # re-exported: where users and the plugin import the step classes from
+    SCHEMA_VERSION,
+    Amount,
+    Count,
+    LLMCall,
+    MessageStep,
+    RequestedToolCall,
+    SpanStep,
+    Step,
+    ToolCall,
+    ToolNames,
+    _Model,
+)
 
-SCHEMA_VERSION = 1
-
-
-class ToolNames(list[str]):
-    """The names of a trajectory's tool calls; ``assert traj.tool_names == [...]`` failures get
-    an aligned sequence diff from the plugin's ``pytest_assertrepr_compare``."""
-
-
-class _Model(BaseModel):
-    # Unknown keys are an error: a typo in a hand-written trace must not pass silently.
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
-
-
-class _StepBase(_Model):
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-    parent_id: str | None = None
-    started_at: datetime | None = None
-    duration_ms: Amount | None = None
-
-
-class RequestedToolCall(_Model):
-    """A tool call that a model response asked for (not yet executed)."""
-
-    id: str | None = None
-    name: str
-    #: Parsed JSON arguments; the raw string when the model sent invalid JSON.
-    arguments: dict[str, Any] | str = Field(default_factory=dict)
-
-
-class ToolCall(_StepBase):
-    kind: Literal["tool"] = "tool"
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    result: Any = None
-    error: str | None = None
-    #: The id of the model's tool call this execution answers, when known.
-    call_id: str | None = None
-    #: How the call was seen when it was not observed as it ran: ``"conversation"`` (read from
-    #: the tool result that the next LLM request carried; no ``@tool`` wrapped the function).
-    source: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class LLMCall(_StepBase):
-    kind: Literal["llm"] = "llm"
-    model: str = "unknown"
-    provider: str | None = None
-    input_messages: list[dict[str, Any]] = Field(default_factory=list)
-    output_message: dict[str, Any] | None = None
-    requested_tool_calls: list[RequestedToolCall] = Field(default_factory=list)
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cached_tokens: Count = 0
-    cost_usd: Amount | None = None
-    error: str | None = None
-    #: The provider's id of the response (``chatcmpl-...``, ``msg_...``, ``resp_...``).
-    response_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def output_text(self) -> str | None:
-        content = (self.output_message or {}).get("content")
-        return content if isinstance(content, str) else None
-
-
-class MessageStep(_StepBase):
-    kind: Literal["message"] = "message"
-    role: str
-    content: Any = None
-
-
-class SpanStep(_StepBase):
-    """A named custom step (``with agent_trace.step("plan"):``); other steps nest inside it."""
-
-    kind: Literal["span"] = "span"
-    name: str
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-
-
-Step = Annotated[ToolCall | LLMCall | MessageStep | SpanStep, Field(discriminator="kind")]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Amount",
+    "Count",
+    "LLMCall",
+    "MessageStep",
+    "RequestedToolCall",
+    "SpanStep",
+    "Step",
+    "ToolCall",
+    "ToolNames",
+    "Totals",
+    "Trajectory",
+]
 
 
 class Totals(_Model):
@@ -202,19 +139,36 @@ class Trajectory(_Model):
     # ---- I/O -----------------------------------------------------------------------------
     @classmethod
     def load(
-        cls, source: str | Path | dict[str, Any] | list[Any], format: str = "auto"
+        cls,
+        source: str | Path | dict[str, Any] | list[Any],
+        format: str = "auto",
+        *,
+        trace_id: str | None = None,
     ) -> Trajectory:
-        """Load a trajectory from a file path or already-parsed data.
+        """Load the trajectory in a file (path) or in already-parsed data.
 
-        ``format`` is ``auto`` (by content), ``native``, ``openai`` (a chat-completions
-        message list, or an object with a ``messages`` key) or ``anthropic`` (Anthropic
-        messages with content blocks, or an object with ``messages`` and maybe ``system``).
+        ``format`` is ``auto`` (detected from the content) or one of
+        ``importers.registry.FORMATS``: ``native``, ``openai`` (chat messages),
+        ``openai-responses``, ``anthropic``, ``otlp`` (OpenTelemetry: GenAI conventions,
+        OpenInference, OpenLLMetry), ``langfuse``, ``langsmith``, ``openai-agents``; projects
+        add their own with the ``pytest_agentops_import_trace`` hook.  A file holding several
+        trajectories (JSON Lines, several traces) needs ``trace_id`` (see :meth:`load_all`).
         Any problem raises :class:`~pytest_agentops.errors.TrajectoryLoadError` naming the
-        file and the field.
+        file, the line or span, and the field.
         """
         from .io import load_trajectory
 
-        return load_trajectory(cls, source, format)
+        return load_trajectory(cls, source, format, trace_id)
+
+    @classmethod
+    def load_all(
+        cls, source: str | Path | dict[str, Any] | list[Any], format: str = "auto"
+    ) -> Iterator[Trajectory]:
+        """Every trajectory in a file or in parsed data, one at a time (JSON Lines files are
+        read line by line)."""
+        from .io import iter_trajectories
+
+        return iter_trajectories(cls, source, format)
 
     def dump(
         self, path: str | Path | None = None, *, format: str = "auto", redact: bool = True

@@ -39,7 +39,12 @@ def trajectory_from_openai_messages(
         calls = message.get("tool_calls")
         if calls is not None and not (
             isinstance(calls, list)
-            and all(isinstance(c, dict) and isinstance(c.get("function"), dict) for c in calls)
+            and all(
+                isinstance(c, dict)
+                and isinstance(c.get("function"), dict)
+                and isinstance(c.get("id"), (str, type(None)))
+                for c in calls
+            )
         ):
             raise TrajectoryLoadError(
                 f"{source}: message [{index}]: field `tool_calls` must be a list of "
@@ -76,6 +81,11 @@ def trajectory_from_openai_messages(
                 final_output = text_of(message.get("content"))
         elif role in ("tool", "function"):
             call_id = message.get("tool_call_id")
+            if not isinstance(call_id, (str, type(None))):
+                raise TrajectoryLoadError(
+                    f"{source}: message [{index}]: field `tool_call_id` must be the id string "
+                    f"of the call it answers, got {call_id!r:.80}"
+                )
             requested = pending.pop(call_id, None) if call_id else None
             if requested is None and role == "function" and legacy_pending:
                 requested = legacy_pending.pop(0)
@@ -117,8 +127,8 @@ def _not_a_message(source: str, index: int, message: Any) -> str:
     if isinstance(message, dict) and message.get("type") in _RESPONSES_ITEMS:
         return (
             f"{source}: message [{index}] is an OpenAI Responses item (type "
-            f"{message['type']!r}), not a chat message: Responses traces are not read yet; "
-            "export the conversation as chat-completions messages"
+            f"{message['type']!r}), not a chat message: load it with "
+            "format='openai-responses' (or 'auto')"
         )
     return (
         f"{source}: message [{index}] is not a chat message: expected an object with `role` "
