@@ -13,7 +13,7 @@ from pytest_agentops.cli import main
 def test_schema_prints_every_file_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schemas = json.loads(capsys.readouterr().out)
-    assert set(schemas) == {"trajectory", "report", "policy"}
+    assert set(schemas) == {"trajectory", "report", "policy", "case"}
     trajectory = schemas["trajectory"]
     assert next(iter(trajectory["properties"])) == "schema_version"
     kinds = {

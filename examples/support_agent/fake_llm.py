@@ -16,7 +16,8 @@ decides on the next tool call(s) or the final answer.  Responses carry realistic
 verification and refunds without asking for manager approval.  The tests use it to show that
 the recorded trajectory exposes that kind of misbehaviour.
 
-Standard library only, so a ``conftest.py`` can import it for free.
+Standard library only (and the plugin's own standard-library answer writers), so a
+``conftest.py`` can import it for free.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from pytest_agentops.cases.wire_answers import chat_chunks as stream_chunks
 
 from . import fake_apis, fake_judge
 from .fake_apis import BadRequest
@@ -363,34 +366,6 @@ def completion(body: Any, behaviour: str) -> dict[str, Any]:
         ],
         "usage": usage,
     }
-
-
-def stream_chunks(response: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
-    """Split a completion into ``chat.completion.chunk`` objects, as OpenAI streams them."""
-    head = {k: response[k] for k in ("id", "created", "model", "system_fingerprint")}
-    head["object"] = "chat.completion.chunk"
-    choice = response["choices"][0]
-    message = choice["message"]
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        data = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-        if include_usage:
-            data["usage"] = None
-        return data
-
-    yield chunk({"role": "assistant", "content": "" if message["content"] is not None else None})
-    for piece in re.findall(r"\S+\s*", message["content"] or ""):
-        yield chunk({"content": piece})
-    for index, tool_call in enumerate(message.get("tool_calls", [])):
-        arguments = tool_call["function"]["arguments"]
-        start = {**tool_call, "function": {"name": tool_call["function"]["name"], "arguments": ""}}
-        yield chunk({"tool_calls": [{"index": index, **start}]})
-        half = len(arguments) // 2
-        for part in (arguments[:half], arguments[half:]):
-            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
-    yield chunk({}, choice["finish_reason"])
-    if include_usage:
-        yield {**head, "choices": [], "usage": response["usage"]}
 
 
 # ---- the server -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ FORMATS = {
     "trajectory": ("pytest_agentops.trajectory.model", "Trajectory"),
     "report": ("pytest_agentops.report.model", "Report"),
     "policy": ("pytest_agentops.policy.rules", "Policy"),
+    "case": ("pytest_agentops.cases.case", "Case"),
 }
 
 
@@ -196,6 +197,116 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Turn an incident trace into a regression case: 0 written, 2 unusable input."""
+    from .cases.promote import cases_dir, promote
+    from .errors import AgentopsError
+
+    if args.plugin:
+        _use_plugins(args.plugin)
+    out = args.out or cases_dir()
+    try:
+        path, case = promote(
+            args.trace,
+            args.name,
+            out=out,
+            format=args.trace_format,
+            trace_id=args.trace_id,
+            policies=args.policy,
+            expect_tools=args.expect_tool,
+            forbid_tools=args.forbid_tool,
+            judge=args.judge,
+            note=args.note,
+            force=args.force,
+            redact=not args.no_redact,
+        )
+    except AgentopsError as exc:
+        _out(f"pytest-agentops promote: {exc}", file=sys.stderr)
+        return 2
+    steps = case.incident.totals()
+    _out(f"wrote {path}: {steps.llm_calls} LLM call(s), {steps.tool_calls} tool call(s)")
+    if case.expect.violated_rules:
+        _out(f"the incident broke: {', '.join(case.expect.violated_rules)}")
+    if not args.no_redact:
+        _out("secrets and personal data (emails, phones, cards, keys) are masked")
+    _out(f"run it offline: pytest {path} (ini agentops_agent names the agent's entry point)")
+    return 0
+
+
+#: ``diff --mode``: ``assertions.matching.MODES``, spelt out so the command line starts
+#: without pydantic.
+MATCH_MODES = ("strict", "ordered", "unordered", "superset", "subset")
+
+
+def _one_trajectory(args: argparse.Namespace, path: str) -> Any:
+    """The trajectory of a trace file to diff: its only one, or the one with ``--trace-id``
+    (which picks among several and leaves a single-trajectory file alone)."""
+    from .errors import AgentopsError
+
+    wanted, args.trace_id = args.trace_id, None
+    try:
+        found = _trajectories(args, path)
+    finally:
+        args.trace_id = wanted
+    ids = [str(t.metadata.get("trace_id") or t.id) for t in found]
+    if len(found) > 1 and wanted:
+        found = [t for t in found if wanted in (t.id, t.metadata.get("trace_id"))]
+        if not found:
+            raise AgentopsError(f"{path}: no trace with id {wanted!r}; the file has: {ids[:5]}")
+    if not found:
+        raise AgentopsError(f"{path}: the file holds no trajectory")
+    if len(found) > 1:
+        raise AgentopsError(
+            f"{path} holds {len(found)} trajectories ({', '.join(ids[:5])}"
+            f"{', ...' if len(ids) > 5 else ''}): pick one with --trace-id"
+        )
+    return found[0]
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare two traces semantically: 0 they match, 1 they differ, 2 unusable input."""
+    from .cases.diff import diff_trajectories
+    from .errors import AgentopsError
+
+    try:
+        baseline = _one_trajectory(args, args.baseline)
+        run = _one_trajectory(args, args.run)
+    except AgentopsError as exc:
+        _out(f"pytest-agentops diff: {exc}", file=sys.stderr)
+        return 2
+    diff = diff_trajectories(
+        baseline,
+        run,
+        mode=args.mode,
+        cost_tolerance=args.cost_tolerance,
+        tokens_tolerance=args.tokens_tolerance,
+        compare_output=args.compare_output,
+    )
+    if args.format == "json":
+        from .redact import redact_document
+
+        document = {"baseline": args.baseline, "run": args.run, **diff.to_jsonable()}
+        _out(json.dumps(redact_document(document), indent=2, default=repr))
+    else:
+        _out(diff.render(args.baseline, args.run))
+    return 0 if diff.ok else 1
+
+
+def _tolerance(text: str) -> float | None:
+    """``--cost-tolerance`` / ``--tokens-tolerance``: a relative change (0.2 = 20%) or none."""
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tolerance: use a relative change (0.2 = 20%) or none"
+        )
+    return value
+
+
 def _trace_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--trace-format",
@@ -265,6 +376,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _trace_options(convert)
     convert.set_defaults(func=cmd_convert)
+    diff = sub.add_parser(
+        "diff",
+        help="compare two traces semantically (tool calls, LLM calls, cost, tokens, output)",
+        description="Compare RUN with BASELINE as agent_trace.assert_matches_baseline() does; "
+        "ids, timestamps and latencies are ignored. Exit status: 0 they match, 1 they differ, "
+        "2 unusable input.",
+    )
+    diff.add_argument("baseline", metavar="BASELINE", help="the reference trace file")
+    diff.add_argument("run", metavar="RUN", help="the trace file compared with it")
+    diff.add_argument(
+        "--mode",
+        choices=MATCH_MODES,
+        default="strict",
+        help="how tool calls are matched, as in assert_tool_calls (default: strict)",
+    )
+    for metric in ("cost", "tokens"):
+        diff.add_argument(
+            f"--{metric}-tolerance",
+            type=_tolerance,
+            default=0.2,
+            metavar="REL",
+            help=f"allowed relative change of the total {metric} (default: 0.2 = 20%%; "
+            "none: not compared)",
+        )
+    diff.add_argument(
+        "--compare-output", action="store_true", help="a different final output is a difference"
+    )
+    diff.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    _trace_options(diff)
+    diff.set_defaults(func=cmd_diff)
+    promote = sub.add_parser(
+        "promote",
+        help="turn an incident trace into a regression case (NAME.case.yaml) pytest runs",
+        description="Exit status: 0 written, 2 unusable input. Secrets and personal data are "
+        "masked unless --no-redact.",
+    )
+    promote.add_argument("trace", metavar="TRACE", help="the incident's trace file (any format)")
+    promote.add_argument("--name", required=True, help="the case's name (its file name)")
+    promote.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="cases directory (default: ini agentops_cases_dir, else tests/agent_cases)",
+    )
+    promote.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="policy YAML: the rules the incident broke must not be broken again (repeatable)",
+    )
+    promote.add_argument(
+        "--expect-tool",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a tool the run must call",
+    )
+    promote.add_argument(
+        "--forbid-tool", action="append", default=[], metavar="NAME", help="a tool it must not call"
+    )
+    promote.add_argument(
+        "--judge", action="append", default=[], metavar="CRITERIA", help="LLM-judge criteria"
+    )
+    promote.add_argument("--note", default="", help="what happened (kept in the case file)")
+    promote.add_argument("--force", action="store_true", help="replace an existing case")
+    promote.add_argument(
+        "--no-redact", action="store_true", help="keep secrets and personal data as they are"
+    )
+    _trace_options(promote)
+    promote.set_defaults(func=cmd_promote)
     return parser
 
 

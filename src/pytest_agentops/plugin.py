@@ -45,6 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Collector | None:
+    """Regression cases promoted from incidents (``*.case.yaml``) are tests."""
+    if not file_path.name.endswith(".case.yaml"):
+        return None
+    from .cases.pytest_side import collect_file
+
+    return collect_file(file_path, parent)
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from . import hookspecs
 

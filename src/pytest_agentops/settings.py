@@ -93,6 +93,11 @@ class Settings:
     strict_tools: bool = False
     #: LLM-as-judge settings (``--agentops-judge``, ini ``agentops_judge_*``).
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    #: Where baselines live (ini ``agentops_baseline_dir``, relative to the rootdir).
+    baseline_dir: Path = Path("baselines")
+    #: Write missing baselines, rewrite those a run does not match
+    #: (``--agentops-update-baselines``).
+    update_baselines: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -117,6 +122,16 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
         "bool",
         True,
         "record LLM calls seen on the wire (OpenAI, Anthropic APIs) as steps (default: true).",
+    ),
+    "agentops_agent": (
+        None,
+        "",
+        "the agent's entry point that regression cases (*.case.yaml) call: module:function.",
+    ),
+    "agentops_cases_dir": (
+        None,
+        "tests/agent_cases",
+        "where `pytest-agentops promote` writes cases (default: tests/agent_cases).",
     ),
     "agentops_capture_otel": (
         "bool",
@@ -148,6 +163,12 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
         "bool",
         True,
         "capture litellm calls automatically while a test records (default: true).",
+    ),
+    "agentops_baseline_dir": (
+        None,
+        "baselines",
+        "directory of the baselines (agent_trace.assert_matches_baseline), relative to the "
+        "rootdir (default: baselines).",
     ),
 }
 
@@ -186,6 +207,13 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="fail a test that replays a @tool whose code changed since it was recorded.",
+    )
+    group.addoption(
+        "--agentops-update-baselines",
+        action="store_true",
+        default=False,
+        help="write the baselines agent_trace.assert_matches_baseline() finds missing, and "
+        "rewrite those the run does not match (the tests pass).",
     )
     group.addoption(
         "--agentops-judge",
@@ -259,6 +287,9 @@ def resolve(config: pytest.Config) -> Settings:
     cassette_dir = Path(str(config.getini("agentops_cassette_dir") or "cassettes"))
     if not cassette_dir.is_absolute():
         cassette_dir = config.rootpath / cassette_dir
+    baseline_dir = Path(str(config.getini("agentops_baseline_dir") or "baselines"))
+    if not baseline_dir.is_absolute():
+        baseline_dir = config.rootpath / baseline_dir
     return Settings(
         summary=bool(config.getoption("agentops")) or _ini_bool(config, "agentops"),
         report_path=report_path,
@@ -276,4 +307,6 @@ def resolve(config: pytest.Config) -> Settings:
         strict_tools=bool(config.getoption("agentops_strict_tools"))
         or _ini_bool(config, "agentops_strict_tools"),
         judge=resolve_judge(config),
+        baseline_dir=baseline_dir,
+        update_baselines=bool(config.getoption("agentops_update_baselines")),
     )

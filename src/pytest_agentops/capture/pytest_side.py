@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from pytest_agentops._stash import RECORDER_KEY, SETTINGS_KEY, TRAJECTORY_KEY
 
 if TYPE_CHECKING:
     from .recorder import Recorder
+    from .tape import ToolTape
 
 
 def request_recording(item: pytest.Item) -> None:
@@ -30,23 +32,34 @@ def request_recording(item: pytest.Item) -> None:
 def agent_trace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """The ``agent_trace`` fixture's body: a recorder active for the whole test, with the
     test cassette's tool tape; its trajectory is kept and announced after the test."""
+    item = request.node
+    name, metadata = recording_args(item)
+    cassette = request.getfixturevalue("agentops_cassette")
+    with recording(item, name or item.nodeid, metadata, cassette.tape if cassette else None) as rec:
+        yield rec
+
+
+@contextmanager
+def recording(
+    item: pytest.Item, name: str, metadata: dict[str, Any] | None, tool_tape: ToolTape | None
+) -> Iterator[Recorder]:
+    """A recorder active inside the block (litellm and OpenTelemetry capture on, as the
+    settings say); afterwards the trajectory is kept on the item and announced."""
     from .recorder import Recorder
 
-    item = request.node
-    settings = request.config.stash[SETTINGS_KEY]
-    name, metadata = recording_args(item)
+    settings = item.config.stash[SETTINGS_KEY]
     if settings.capture_litellm:
         from .litellm import activate
 
         activate()
-    cassette = request.getfixturevalue("agentops_cassette")
     recorder = Recorder(
-        name=name or item.nodeid,
+        name=name,
         metadata=metadata,
         capture_litellm=settings.capture_litellm,
-        tool_tape=cassette.tape if cassette is not None else None,
+        tool_tape=tool_tape,
         capture_otel=settings.capture_otel,
     )
+    recorder.item = item
     recorder.start()
     if settings.capture_otel and "opentelemetry.trace" in sys.modules:
         from .otel import attach
@@ -59,4 +72,4 @@ def agent_trace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         recorder.stop()
         trajectory = recorder.trajectory
         item.stash[TRAJECTORY_KEY] = trajectory
-        request.config.hook.pytest_agentops_trajectory_recorded(item=item, trajectory=trajectory)
+        item.config.hook.pytest_agentops_trajectory_recorded(item=item, trajectory=trajectory)

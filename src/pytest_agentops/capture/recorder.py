@@ -129,6 +129,8 @@ class Recorder:
         self._previous: Recorder | None = None
         self._trajectory_id = f"{int(self._started * 1000):x}-{id(self) & 0xFFFF:04x}"
         self._notices: set[str] = set()
+        #: The pytest item whose recorder this is (set by ``agent_trace``), or None.
+        self.item: Any = None
         #: OpenTelemetry spans of the agent that ended while recording (``capture/otel.py``).
         self._otel: list[tuple[Any, str | None]] = []
 
@@ -469,6 +471,38 @@ class Recorder:
         rec.done = True
         self._records.append(rec)
         return rec.id
+
+    # ---- baselines ----------------------------------------------------------------------
+    def assert_matches_baseline(
+        self,
+        name: str | None = None,
+        *,
+        cost_tolerance: float | None = 0.2,
+        tokens_tolerance: float | None = 0.2,
+        mode: str = "strict",
+        compare_output: bool = False,
+    ) -> None:
+        """Assert the test's trajectory matches its stored golden trajectory,
+        ``baselines/<module path>/<test>.yaml`` (``name``: another file in that folder).
+
+        Tool calls must match the baseline's with exact arguments under ``mode`` (as in
+        ``assert_tool_calls``); the number of LLM calls must be the same (``strict`` and
+        ``unordered``); total cost and tokens may change by the relative tolerances (None:
+        not compared); the output counts with ``compare_output=True``.  Ids, timestamps and
+        latencies are ignored.  ``--agentops-update-baselines`` writes missing baselines and
+        rewrites those the run does not match (see :mod:`pytest_agentops.cases.baseline`).
+        """
+        __tracebackhide__ = True
+        from pytest_agentops.cases.baseline import assert_matches_baseline
+
+        assert_matches_baseline(
+            self,
+            name,
+            cost_tolerance=cost_tolerance,
+            tokens_tolerance=tokens_tolerance,
+            mode=mode,
+            compare_output=compare_output,
+        )
 
     # ---- reading ------------------------------------------------------------------------
     @property

@@ -128,6 +128,7 @@ class ToolTape:
         | None = None,
         redact: Callable[[Any], Any] | None = None,
         on_changed: Callable[[str], BaseException | None] | None = None,
+        by_position: bool = False,
     ) -> None:
         #: Recordings loaded from the cassette (replayed), then new ones (saved).
         self.recorded = list(recorded) if replay else []
@@ -147,6 +148,9 @@ class ToolTape:
         self.codes: dict[str, Callable[[], str | None]] = {}
         self.changed: set[str] = set()
         self._on_changed = on_changed
+        #: Replay by position and name (a promoted incident): the k-th call of a tool gets
+        #: its k-th recording whatever the arguments; a call beyond them runs for real.
+        self.by_position = by_position
 
     @property
     def dirty(self) -> bool:
@@ -175,6 +179,8 @@ class ToolTape:
             self.codes[name] = code
         if not self.replay and self.record:
             return None
+        if self.by_position:
+            return self._next_of(name)
         key = arguments_key(name, self._redact(self._key_arguments(name, arguments)))
         with self._lock:
             for index, recorded_key in enumerate(self._keys):
@@ -193,6 +199,14 @@ class ToolTape:
         if self._on_miss is None:
             raise ReplayedToolError(f"tool call {name}({arguments}) is not recorded")
         raise self._on_miss(name, arguments, unplayed)
+
+    def _next_of(self, name: str) -> RecordedToolCall | None:
+        with self._lock:
+            for index, call in enumerate(self.recorded):
+                if not self._played[index] and call.name == name:
+                    self._played[index] = True
+                    return call if call.replayable else RUN_REAL
+        return None  # the incident made fewer calls of this tool: it runs for real
 
     def _check_code(self, call: RecordedToolCall, code: Callable[[], str | None] | None) -> None:
         """A replayed result from an older version of the tool's code is reported (once)."""

@@ -72,6 +72,19 @@ def _warn_no_usage(model: str) -> None:
     )
 
 
+def observe_interaction(request: Any, response: Mapping[str, Any]) -> None:
+    """:func:`observe` for a vcrpy request (its start time kept on it as
+    ``_agentops_started`` when the cassette first saw it)."""
+    observe(
+        request.method,
+        request.uri,
+        request.headers,
+        request.body,
+        response,
+        getattr(request, "_agentops_started", None),
+    )
+
+
 def observe(
     method: str,
     url: str,

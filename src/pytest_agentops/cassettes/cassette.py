@@ -35,7 +35,7 @@ from vcr.serializers import compat
 
 from pytest_agentops.capture.active import ACTIVE
 from pytest_agentops.capture.tape import RecordedToolCall, ToolTape
-from pytest_agentops.capture.wire import observe
+from pytest_agentops.capture.wire import observe_interaction
 from pytest_agentops.redact import Redactor
 
 from .matching import call_text, caller, closest, describe_request, llm_request, request_key
@@ -219,14 +219,7 @@ class Cassette:
     def observe(self, request: Request, response: dict[str, Any]) -> None:
         """Hand an interaction (recorded or replayed) to the wire capture."""
         if self.capture_http:
-            observe(
-                request.method,
-                request.uri,
-                request.headers,
-                request.body,
-                response,
-                getattr(request, "_agentops_started", None),
-            )
+            observe_interaction(request, response)
 
     # -- secrets --
     def redact_interaction(

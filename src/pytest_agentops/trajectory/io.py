@@ -195,6 +195,16 @@ def _documents(source: Any) -> tuple[Iterator[tuple[Any, str]], str]:
     return iter([(source, "")]), "<trajectory data>"
 
 
+def detect_format(source: Any) -> str:
+    """The format of a trace file or of parsed data, detected from its (first) document."""
+    from .importers.registry import detect
+
+    documents, _ = _documents(source)
+    for document, _where in documents:
+        return detect(document)
+    return "unknown"
+
+
 def _validate(cls: type[Trajectory], data: Any, label: str) -> Trajectory:
     schema_version = cls.model_fields["schema_version"].default
     if not isinstance(data, dict):

@@ -1,0 +1,1 @@
+"""Cases: golden trajectories (baselines) and the semantic diff between two trajectories."""
