@@ -18,7 +18,7 @@ from typing import Any
 import litellm
 
 from .store import SupportStore
-from .tools import TOOL_NAMES, TOOL_SCHEMAS, SupportTools
+from .tools import APPROVAL_THRESHOLD, TOOL_NAMES, TOOL_SCHEMAS, SupportTools
 
 SYSTEM_PROMPT = """\
 You are the customer-support agent of an online electronics shop.
@@ -48,11 +48,14 @@ def run_support_agent(
     store: SupportStore | None = None,
     stream: bool = False,
     max_iterations: int = MAX_ITERATIONS,
+    approval_guard: bool = False,
 ) -> str:
     """Answer one customer message and return the agent's final answer.
 
     ``store`` defaults to a fresh demo store, so runs never share state; pass your own to
     inspect what the agent changed.  ``stream=True`` streams every model response.
+    ``approval_guard=True`` is the fix of examples/incidents/: the agent asks a manager itself
+    before a refund the model requested without approval.
     """
     tools = SupportTools(store if store is not None else SupportStore.demo())
     messages = _initial_messages(question)
@@ -65,7 +68,7 @@ def run_support_agent(
         messages.append(reply)
         if not reply.get("tool_calls"):
             return reply.get("content") or ""
-        messages.extend(_run_tool_calls(tools, reply["tool_calls"]))
+        messages.extend(_run_tool_calls(tools, reply["tool_calls"], approval_guard))
     raise AgentError(f"no final answer after {max_iterations} model calls")
 
 
@@ -140,18 +143,40 @@ def _assistant_message(response: Any) -> dict[str, Any]:
     return reply
 
 
-def _run_tool_calls(tools: SupportTools, tool_calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _run_tool_calls(
+    tools: SupportTools, tool_calls: list[dict[str, Any]], approval_guard: bool = False
+) -> list[dict[str, Any]]:
     """Run the requested calls in order; one ``role: tool`` message per call."""
-    return [
-        {
-            "role": "tool",
-            "tool_call_id": call["id"],
-            "content": json.dumps(
-                _call_tool(tools, call["function"]["name"], call["function"]["arguments"])
-            ),
-        }
-        for call in tool_calls
-    ]
+    out = []
+    for call in tool_calls:
+        name, raw = call["function"]["name"], call["function"]["arguments"]
+        refused = _unapproved_refund(tools, name, raw) if approval_guard else None
+        result = refused if refused is not None else _call_tool(tools, name, raw)
+        out.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
+    return out
+
+
+def _unapproved_refund(tools: SupportTools, name: str, raw: str | None) -> Any:
+    """The agent's own check: a refund over the threshold gets a manager's approval first;
+    the refusal to give the model when the manager says no (None: go ahead)."""
+    if name != "refund":
+        return None
+    try:
+        arguments = json.loads(raw or "{}")
+        order_id, amount = arguments["order_id"], float(arguments["amount"])
+    except (ValueError, KeyError, TypeError):
+        return None  # the tool itself reports bad arguments
+    if amount <= APPROVAL_THRESHOLD or tools.store.approved_amount(order_id) >= amount:
+        return None
+    reason = "refund requested by the customer"
+    approval = _call_tool(
+        tools,
+        "request_manager_approval",
+        json.dumps({"order_id": order_id, "amount": amount, "reason": reason}),
+    )
+    if isinstance(approval, dict) and approval.get("approved"):
+        return None
+    return {"error": f"the manager did not approve this refund: {approval}"}
 
 
 def _call_tool(tools: SupportTools, name: str, raw_arguments: str | None) -> Any:

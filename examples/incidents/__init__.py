@@ -1,0 +1,1 @@
+"""A production incident of the support agent, promoted to a regression case (see README.md)."""
