@@ -98,10 +98,15 @@ class Settings:
     #: Write missing baselines, rewrite those a run does not match
     #: (``--agentops-update-baselines``).
     update_baselines: bool = False
+    #: The run fails when its agents' recorded cost passes this many USD
+    #: (``--agentops-max-cost`` or ini ``agentops_max_cost``).
+    max_cost: float | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.summary or self.report_path is not None
+        """Whether each recorded test goes into the session's report (summary, JSON report,
+        budget)."""
+        return self.summary or self.report_path is not None or self.max_cost is not None
 
 
 #: ini key -> (type, default, help) of the ini keys that are not the judge's.
@@ -123,6 +128,7 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
         True,
         "record LLM calls seen on the wire (OpenAI, Anthropic APIs) as steps (default: true).",
     ),
+    "agentops_max_cost": (None, "", "same as --agentops-max-cost (USD)."),
     "agentops_agent": (
         None,
         "",
@@ -214,6 +220,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="write the baselines agent_trace.assert_matches_baseline() finds missing, and "
         "rewrite those the run does not match (the tests pass).",
+    )
+    group.addoption(
+        "--agentops-max-cost",
+        metavar="USD",
+        default=None,
+        help="fail the run when its agents' recorded cost passes USD (judge calls not "
+        "counted); the summary names the top spenders.",
     )
     group.addoption(
         "--agentops-judge",
@@ -309,4 +322,22 @@ def resolve(config: pytest.Config) -> Settings:
         judge=resolve_judge(config),
         baseline_dir=baseline_dir,
         update_baselines=bool(config.getoption("agentops_update_baselines")),
+        max_cost=_max_cost(config),
     )
+
+
+def _max_cost(config: pytest.Config) -> float | None:
+    given = config.getoption("agentops_max_cost")
+    text = str(given if given is not None else config.getini("agentops_max_cost") or "").strip()
+    if not text:
+        return None
+    where = "--agentops-max-cost" if given is not None else "ini agentops_max_cost"
+    try:
+        value = float(text.removeprefix("$"))
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise pytest.UsageError(
+            f"{where}={text!r} is not an amount of USD; give a number such as 0.50"
+        )
+    return value

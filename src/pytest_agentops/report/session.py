@@ -70,6 +70,9 @@ class AgentopsSession:
         self._unpriced_models: set[str] = set()
         #: Node id -> position in collection order (the summary's and report's order).
         self.order: dict[str, int] = {}
+        #: ``--agentops-max-cost``: whether the run went over, and the lines that say how much.
+        self.over_budget = False
+        self.budget: list[str] = []
 
     @property
     def is_worker(self) -> bool:
@@ -158,6 +161,14 @@ class AgentopsSession:
             return
         if self.settings.report_path is not None:
             self.write_report()
+        if self.settings.max_cost is not None:
+            from .summary import budget_lines
+
+            self.over_budget, self.budget = budget_lines(
+                self.build_report(), self.settings.max_cost
+            )
+            if self.over_budget and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     # ---- output -------------------------------------------------------------------------
     def build_report(self) -> Report:
@@ -188,8 +199,12 @@ class AgentopsSession:
         return "agentops: " + ", ".join(p for p in parts if p)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not self.settings.summary:
+        if self.is_worker:
             return
-        from .summary import write_summary
+        if self.settings.summary:
+            from .summary import write_summary
 
-        write_summary(terminalreporter, self.build_report(), self.settings)
+            write_summary(terminalreporter, self.build_report(), self.settings)
+        for number, line in enumerate(self.budget):
+            over = self.over_budget
+            terminalreporter.write_line(line, red=over, green=not over, bold=number == 0)

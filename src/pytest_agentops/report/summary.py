@@ -138,3 +138,24 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
         )
     if settings.report_path is not None:
         tr.write_line(f"agentops report written to {settings.report_path}")
+
+
+def budget_lines(report: Report, max_cost: float) -> tuple[bool, list[str]]:
+    """Whether the run's agents spent more than ``max_cost`` USD, and the lines saying so:
+    the total, the top spenders by node id, and the judge's cost (not counted)."""
+    spent = report.totals.cost_usd
+    over = spent > max_cost
+    unpriced = sum(len(e.trajectory.unpriced_calls) for e in report.tests)
+    partial = f" (partial: {plural(unpriced, 'LLM call')} without a price)" if unpriced else ""
+    verdict = "over" if over else "within"
+    lines = [
+        f"agentops budget: the agents spent {_money(spent)}{partial}, {verdict} the budget of "
+        f"{_money(max_cost)} (--agentops-max-cost)"
+    ]
+    if over:
+        top = sorted(report.tests, key=lambda e: e.totals.cost_usd, reverse=True)[:5]
+        lines.append("  top spenders:")
+        lines += [f"    {_money(e.totals.cost_usd)}  {e.nodeid}" for e in top if e.totals.cost_usd]
+    if report.judge.verdicts:
+        lines.append(f"  judge calls: {_money(report.judge.cost_usd)}, not counted in the budget")
+    return over, lines
