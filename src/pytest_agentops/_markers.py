@@ -31,6 +31,10 @@ MARKERS = (
     "rubric=None): after the test, an LLM judge scores the recorded trajectory's output "
     "(on='trajectory': the whole run) against the criteria; below the threshold the test "
     "fails. Several markers are all applied.",
+    "agentops_repeat(n, min_pass_rate=1.0): run the test n times (fixture agent_trial: the "
+    "0-based trial; a cassette per trial); it passes when at least min_pass_rate of its trials "
+    "pass, failed trials staying reported. The summary and the JSON report give pass@k and "
+    "pass^k.",
 )
 
 CASSETTE_KWARGS = ("path", "record", "real_tools", "replay_tools")
@@ -178,3 +182,21 @@ def judge_args(item: pytest.Item) -> list[dict[str, Any]]:
             raise pytest.UsageError(f"{where}: model must be a litellm model name, got {model!r}")
         out.append({**options, "on": on, "threshold": threshold, "samples": samples})
     return list(reversed(out))  # closest marker last: the order they are written, top down
+
+
+def repeat_args(node: Any) -> tuple[int, float] | None:
+    """``agentops_repeat(n, min_pass_rate=1.0)``: the trials and the pass rate to reach."""
+    marker = node.get_closest_marker("agentops_repeat")
+    if marker is None:
+        return None
+    where = f"{node.nodeid}: @pytest.mark.agentops_repeat"
+    _check_kwargs(where, marker.kwargs, ("n", "min_pass_rate"))
+    if len(marker.args) > 2:
+        raise pytest.UsageError(f"{where} takes (n, min_pass_rate=1.0), got {marker.args!r}")
+    n = marker.kwargs.get("n", marker.args[0] if marker.args else None)
+    rate = marker.kwargs.get("min_pass_rate", marker.args[1] if len(marker.args) > 1 else 1.0)
+    if not _is_count(n):
+        raise pytest.UsageError(f"{where}: n must be a whole number of trials >= 1, got {n!r}")
+    if not _is_number(rate) or not 0 <= rate <= 1:
+        raise pytest.UsageError(f"{where}: min_pass_rate must be between 0 and 1, got {rate!r}")
+    return int(n), float(rate)

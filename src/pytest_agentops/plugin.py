@@ -45,6 +45,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``agentops_repeat`` / ``--agentops-repeat``: one item per trial (``agent_trial``)."""
+    if metafunc.config.stash[SETTINGS_KEY].repeat or metafunc.definition.get_closest_marker(
+        "agentops_repeat"
+    ):
+        from .report.repeats import parametrize
+
+        parametrize(metafunc)
+
+
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Collector | None:
     """Regression cases promoted from incidents (``*.case.yaml``) are tests."""
     if not file_path.name.endswith(".case.yaml"):
@@ -135,6 +145,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         from .policy.pytest_side import collect_policies
 
         collect_policies(config, items)
+    if any(item.get_closest_marker("agentops_repeat") for item in items) or any(
+        hasattr(item, "callspec") and "agent_trial" in item.callspec.params for item in items
+    ):
+        from .report.repeats import mark_trials
+
+        mark_trials(items)
     for item in items:
         if item.get_closest_marker("agentops_judge") is not None:
             from .judge.pytest_side import prepare as prepare_judge
@@ -249,6 +265,13 @@ def agentops_cassette(request: pytest.FixtureRequest) -> Generator[Cassette | No
     from .cassettes.pytest_side import cassette_for
 
     yield from cassette_for(request.node)
+
+
+@pytest.fixture
+def agent_trial(request: pytest.FixtureRequest) -> int:
+    """The 0-based trial of a repeated test (``agentops_repeat``); 0 when not repeated."""
+    trial: int = getattr(request, "param", 0)
+    return trial
 
 
 @pytest.fixture

@@ -101,6 +101,8 @@ class Settings:
     #: The run fails when its agents' recorded cost passes this many USD
     #: (``--agentops-max-cost`` or ini ``agentops_max_cost``).
     max_cost: float | None = None
+    #: Run every recording test this many times (``--agentops-repeat``).
+    repeat: int | None = None
 
     @property
     def enabled(self) -> bool:
@@ -222,6 +224,14 @@ def add_options(parser: pytest.Parser) -> None:
         "rewrite those the run does not match (the tests pass).",
     )
     group.addoption(
+        "--agentops-repeat",
+        metavar="N",
+        type=_trials,
+        default=None,
+        help="run every recording test N times (as @pytest.mark.agentops_repeat(N)); the "
+        "summary and the JSON report give pass@k and pass^k.",
+    )
+    group.addoption(
         "--agentops-max-cost",
         metavar="USD",
         default=None,
@@ -323,7 +333,20 @@ def resolve(config: pytest.Config) -> Settings:
         baseline_dir=baseline_dir,
         update_baselines=bool(config.getoption("agentops_update_baselines")),
         max_cost=_max_cost(config),
+        repeat=config.getoption("agentops_repeat"),
     )
+
+
+def _trials(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of trials (1 or more)")
+    return value
 
 
 def _max_cost(config: pytest.Config) -> float | None:

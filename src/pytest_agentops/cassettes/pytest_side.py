@@ -73,7 +73,14 @@ def default_cassette_path(item: pytest.Item, cassette_dir: Path) -> Path:
         module = Path(item.path.name)
     module_parts = [*module.parent.parts, module.stem]
     # nodeid: "path/to/test_x.py::TestClass::test_name[param]"
-    names = item.nodeid.split("::")[1:] or [item.name]
+    nodeid = item.nodeid
+    callspec = getattr(item, "callspec", None)
+    trial = callspec.params.get("agent_trial") if callspec is not None else None
+    if isinstance(trial, int):  # a repeated test: .../<test>/trial-<i>.yaml
+        from pytest_agentops.report.repeats import base_nodeid
+
+        nodeid = base_nodeid(nodeid, trial) + f"::trial-{trial}"
+    names = nodeid.split("::")[1:] or [item.name]
     parts = [safe_name(p) for p in module_parts] + [safe_name(n) for n in names]
     return cassette_dir.joinpath(*parts[:-1], parts[-1] + ".yaml")
 

@@ -46,6 +46,11 @@ class Report(BaseModel):
     tests: list[TestEntry] = Field(default_factory=list)
     totals: Totals = Field(default_factory=Totals)
     judge: JudgeTotals = Field(default_factory=JudgeTotals)
+    #: Repeated tests (``agentops_repeat``): ``{test, trials, passed, min_pass_rate, ok}``.
+    repeats: list[dict[str, Any]] = Field(default_factory=list)
+    #: tau-bench's unbiased estimators over the repeated tests, by k ("1".."n").
+    pass_hat_k: dict[str, float] = Field(default_factory=dict)
+    pass_at_k: dict[str, float] = Field(default_factory=dict)
 
 
 def build_report(entries: list[dict[str, Any]]) -> Report:

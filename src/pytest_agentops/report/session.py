@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pytest_agentops.trajectory.model import Trajectory
 
     from .model import Report
+    from .repeats import Tally
 
 _WORKER_KEY = "agentops"
 
@@ -73,6 +74,8 @@ class AgentopsSession:
         #: ``--agentops-max-cost``: whether the run went over, and the lines that say how much.
         self.over_budget = False
         self.budget: list[str] = []
+        self.tally: Tally | None = None  # repeated trials, once a trial reports
+        self._failures: set[str] = set()  # failed before any trial reported
 
     @property
     def is_worker(self) -> bool:
@@ -104,7 +107,7 @@ class AgentopsSession:
         entry = {
             "nodeid": item.nodeid,
             "outcome": overall_outcome(phases),
-            "trial": None,
+            "trial": _trial(item),
             "trajectory": trajectory.to_jsonable(),
             "totals": trajectory.totals().model_dump(),
             "violations": _dumped(item, VIOLATIONS_KEY),
@@ -130,6 +133,20 @@ class AgentopsSession:
                 ),
                 stacklevel=1,
             )
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count the trials of repeated tests (on the controller, workers' reports too)."""
+        if self.tally is None:
+            if not any(k == "agentops_trial" for k, _ in report.user_properties):
+                if not report.failed:
+                    return
+                self._failures.add(report.nodeid)
+                return
+            from .repeats import Tally
+
+            self.tally = Tally()
+            self.tally.other_failures |= self._failures
+        self.tally.add(report)
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         """Ctrl-C: the tests still open are torn down next; their cassettes are not saved."""
@@ -161,6 +178,9 @@ class AgentopsSession:
             return
         if self.settings.report_path is not None:
             self.write_report()
+        tolerated = self.tally is not None and self.tally.all_failures_tolerated
+        if tolerated and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = pytest.ExitCode.OK  # each failed trial is within its pass rate
         if self.settings.max_cost is not None:
             from .summary import budget_lines
 
@@ -176,7 +196,14 @@ class AgentopsSession:
 
         last = len(self.order)
         entries = sorted(self.entries.values(), key=lambda e: self.order.get(e["nodeid"], last))
-        return build_report(entries)
+        report = build_report(entries)
+        if self.tally is not None:
+            from .repeats import pass_at_k, pass_hat_k
+
+            report.repeats = [t.as_dict() for t in self.tally.tests.values()]
+            report.pass_hat_k = pass_hat_k(self.tally.results())
+            report.pass_at_k = pass_at_k(self.tally.results())
+        return report
 
     def write_report(self) -> None:
         from pytest_agentops._util import atomic_write_text
@@ -205,6 +232,15 @@ class AgentopsSession:
             from .summary import write_summary
 
             write_summary(terminalreporter, self.build_report(), self.settings)
+        if self.tally is not None:
+            for line in self.tally.lines():
+                terminalreporter.write_line(line, red=": FAILED " in line)
         for number, line in enumerate(self.budget):
             over = self.over_budget
             terminalreporter.write_line(line, red=over, green=not over, bold=number == 0)
+
+
+def _trial(item: pytest.Item) -> int | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("agent_trial") if callspec is not None else None
+    return value if isinstance(value, int) else None
