@@ -1,5 +1,6 @@
 """Run budgets: `--agentops-max-cost` fails a run whose agents spent more, naming the top
-spenders; the judge's cost is shown apart and not counted; unpriced calls make it partial."""
+spenders; the judge's cost is shown apart and not counted; unpriced calls make it partial.
+And what JUnit XML shows of each recorded test."""
 
 from __future__ import annotations
 
@@ -88,3 +89,47 @@ def test_a_budget_that_is_not_an_amount_is_a_usage_error(
     result = pytester.runpytest(f"--agentops-max-cost={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--agentops-max-cost='{value}' is not an amount of USD*"])
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_junit_xml_shows_cost_tokens_steps_judge_and_violations(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    pytester.makeconftest(
+        """
+from pytest_agentops import Verdict
+
+def pytest_agentops_judge(request):
+    return Verdict(criteria=request.criteria, score=0.75, passed=True, threshold=0.5,
+                   reasoning="ok", model="rules", on=request.on)
+"""
+    )
+    pytester.makepyfile(
+        test_j="""
+def test_agent(agent_trace, agent_judge):
+    agent_trace.llm_call("gpt-4o-mini", input_tokens=10, output_tokens=5, cost_usd=0.25)
+    agent_trace.tool_call("lookup", {"order_id": "ORD-1"}, result="ok")
+    assert agent_judge("fine", "is it fine?")
+
+def test_plain():
+    pass
+"""
+    )
+    xml = pytester.path / "junit.xml"
+    result = pytester.runpytest("-p", "no:randomly", f"--junitxml={xml}", *xdist)
+    result.assert_outcomes(passed=2)
+    cases = {c.get("name"): c for c in ET.parse(xml).getroot().iter("testcase")}
+    properties = {p.get("name"): p.get("value") for p in cases["test_agent"].iter("property")}
+    assert properties == {
+        "agentops_cost_usd": "0.250000",
+        "agentops_input_tokens": "10",
+        "agentops_output_tokens": "5",
+        "agentops_steps": "2",
+        "agentops_tool_calls": "1",
+        "agentops_llm_calls": "1",
+        "agentops_violations": "0",
+        "agentops_judge_score": "0.75",
+    }
+    assert list(cases["test_plain"].iter("property")) == []

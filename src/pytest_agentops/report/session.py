@@ -96,6 +96,7 @@ class AgentopsSession:
         if trajectory is None:
             return
         self._warn_unpriced(trajectory)
+        report.user_properties.extend(_properties(item, trajectory))
         if not self.settings.enabled:
             return
         # Reports are files: secrets out first (the user's hook, then the built-in redaction).
@@ -244,3 +245,22 @@ def _trial(item: pytest.Item) -> int | None:
     callspec = getattr(item, "callspec", None)
     value = callspec.params.get("agent_trial") if callspec is not None else None
     return value if isinstance(value, int) else None
+
+
+def _properties(item: pytest.Item, trajectory: Trajectory) -> list[tuple[str, object]]:
+    """What JUnit XML consumers show of a recorded test (``<property>`` elements, from the
+    teardown report's ``user_properties``)."""
+    totals = trajectory.totals()
+    verdicts = item.stash.get(VERDICTS_KEY, [])
+    properties: list[tuple[str, object]] = [
+        ("agentops_cost_usd", f"{totals.cost_usd:.6f}"),
+        ("agentops_input_tokens", totals.input_tokens),
+        ("agentops_output_tokens", totals.output_tokens),
+        ("agentops_steps", totals.steps),
+        ("agentops_tool_calls", totals.tool_calls),
+        ("agentops_llm_calls", totals.llm_calls),
+        ("agentops_violations", len(item.stash.get(VIOLATIONS_KEY, []))),
+    ]
+    if verdicts:
+        properties.append(("agentops_judge_score", f"{min(v.score for v in verdicts):.2f}"))
+    return properties
