@@ -24,8 +24,8 @@ from test_fuzz import (
     loaded_or_error,
     mutated_data,
 )
+from trace_fixtures import LOOKUP_RESULT, REFUND_RESULT, TRACES
 
-TRACES = Path(__file__).parent / "data" / "traces"
 RUN_TREE = TRACES / "langsmith_run_tree.json"
 RUNS = TRACES / "langsmith_runs.json"
 INGEST = TRACES / "langsmith_ingest.json"
@@ -38,15 +38,6 @@ ANSWER = (
     "Done: I've refunded $45.00 for ORD-1001 (refund RF-1). It should reach your original "
     "payment method within 5-7 business days. Thank you for your patience!"
 )
-LOOKUP_RESULT = {
-    "order_id": "ORD-1001",
-    "customer_id": "C1001",
-    "status": "shipped",
-    "items": ["USB-C cable", "Phone case"],
-    "total": 45.0,
-    "refunded": 0.0,
-}
-REFUND_RESULT = {"refund_id": "RF-1", "order_id": "ORD-1001", "amount": 45.0, "status": "issued"}
 #: (input, output) tokens of the three model calls.  LangGraph's prompt has no tool
 #: descriptions in the messages, so its calls are smaller than the plain loop's (README).
 TOKENS = {

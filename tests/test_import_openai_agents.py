@@ -18,23 +18,14 @@ from pytest_agentops.trajectory.importers.openai_agents import trajectories_from
 from pytest_agentops.trajectory.importers.registry import detect
 from pytest_agentops.trajectory.model import LLMCall, SpanStep, ToolCall
 from test_fuzz import fuzz_settings, holds_for_a_loaded, loaded_or_error, mutated_data
+from trace_fixtures import LOOKUP_RESULT, REFUND_RESULT, TRACES
 
-TRACES = Path(__file__).parent / "data" / "traces"
 CHAT = TRACES / "openai_agents_trace.json"
 EXPORT = TRACES / "openai_agents_export.json"
 RESPONSES = TRACES / "openai_agents_responses_trace.json"
 FIXTURES = [CHAT, EXPORT, RESPONSES]
 
 TOOLS = ["transfer_to_refund_agent", "lookup_order", "refund"]
-LOOKUP_RESULT = {
-    "order_id": "ORD-1001",
-    "customer_id": "C1001",
-    "status": "shipped",
-    "items": ["USB-C cable", "Phone case"],
-    "total": 45.0,
-    "refunded": 0.0,
-}
-REFUND_RESULT = {"refund_id": "RF-1", "order_id": "ORD-1001", "amount": 45.0, "status": "issued"}
 ANSWER = "Done: I've refunded $45.00 for ORD-1001 (refund RF-1)."
 
 

@@ -18,8 +18,8 @@ from pytest_agentops import Trajectory, TrajectoryLoadError, assert_tool_calls, 
 from pytest_agentops.cli import main as cli_main
 from pytest_agentops.policy import parse_policy
 from pytest_agentops.trajectory.importers.registry import FORMATS, detect
+from trace_fixtures import TRACES
 
-TRACES = Path(__file__).parent / "data" / "traces"
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Files whose spans carry the whole run (messages, tool calls, tokens).
