@@ -173,10 +173,10 @@ import pytest_agentops.cassettes.storage as storage
 
 _write = storage.atomic_write_text
 
-def counting(path, text):
+def counting(path, text, **options):
     with open(os.environ["WRITE_LOG"], "a") as fh:
         fh.write(f"{os.getpid()} {path}\\n")
-    return _write(path, text)
+    return _write(path, text, **options)
 
 storage.atomic_write_text = counting
 """

@@ -55,7 +55,7 @@ import pytest_agentops.cassettes.storage as storage
 import pytest_agentops.trajectory.io as trajectory_io
 
 
-def inplace(path, text):
+def inplace(path, text, **options):
     """A broken writer (truncate, then write): the checks must catch it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def inplace(path, text):
     return target
 
 
-def visible(path, text):
+def visible(path, text, **options):
     """A broken writer whose temporary file matches the glob the file is found by."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,10 +110,10 @@ def profile(frame, event, arg):
         point(f"{frame.f_code.co_name}: {when} {arg.__qualname__}")
 
 
-def watched(path, text):
+def watched(path, text, **options):
     target = os.environ.get("KILL_TARGET")
     if target is None or os.path.realpath(path) != os.path.realpath(target):
-        return REAL(path, text)
+        return REAL(path, text, **options)
     state["at"] = int(os.environ.get("KILL_AT", "0"))
     if state["at"] == 0:
         state["labels"] = []
@@ -121,7 +121,7 @@ def watched(path, text):
     point("start of the write")
     sys.setprofile(profile)
     try:
-        written = REAL(path, text)
+        written = REAL(path, text, **options)
     finally:
         sys.setprofile(None)
     point("end of the write")
@@ -173,6 +173,7 @@ else:
         "terminal", "randomly", "cacheprovider", "hypothesispytest", "xdist",
         "xdist.looponfail", "anyio", "unraisableexception", "threadexception", "faulthandler",
         "doctest", "junitxml", "pastebin", "legacypath", "stepwise",
+        "recording",  # pytest-recording (the bench extra) needs legacypath
     )
 
     def action(config, version):

@@ -183,7 +183,15 @@ def test_json_report_shape_and_failing_test(agent_project: pytest.Pytester) -> N
         "totals",
         "violations",
         "verdicts",
+        "failure",
     }
+    assert ok["failure"] is None
+    assert failed["failure"]["message"].startswith("AssertionError: tool failed\nassert False\n")
+    assert failed["failure"]["where"] == "test_agent.py:7"
+    assert failed["failure"]["step"] is None  # a plain assert names no step
+    # one line per test: greps and diffs by test
+    lines = (agent_project.path / "out" / "report.json").read_text().splitlines()
+    assert [json.loads(line.rstrip(","))["nodeid"] for line in lines[2:4]] == list(tests)
     assert set(ok["totals"]) == {
         "steps",
         "tool_calls",

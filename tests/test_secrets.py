@@ -272,7 +272,13 @@ def test_no_planted_secret_reaches_any_written_file(
     )
     secrets = [*planted.values(), *BY_NAME.values(), "MIIEowIBAAKCAQEAx7Abc123"]
     for mode in ("--agentops-record=once", "--agentops-record=none"):
-        result = pytester.runpytest(mode, "--agentops-report=report.json", "-p", "no:cacheprovider")
+        result = pytester.runpytest(
+            mode,
+            "--agentops-report=report.json",
+            "--agentops-html=report.html",
+            "-p",
+            "no:cacheprovider",
+        )
         result.assert_outcomes(failed=1)  # the policy violation, nothing else
         result.stdout.fnmatch_lines(["*no-delete*delete*"])
         written = [
@@ -281,7 +287,8 @@ def test_no_planted_secret_reaches_any_written_file(
             if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts
         ]
         names = {path.name for path in written}
-        assert {"test_agent.yaml", "report.json", "dumped.json", "dumped.yaml"} <= names
+        assert {"test_agent.yaml", "report.json", "report.html", "dumped.json"} <= names
+        assert "dumped.yaml" in names
         for path in written:
             if path.name == "policy.yaml":
                 continue
@@ -316,3 +323,48 @@ def test_named_secrets_inside_json_encoded_strings() -> None:
         "aws_secret_access_key": PLACEHOLDER,
         "api-key": PLACEHOLDER,
     }
+
+
+def test_no_secret_pattern_matches_fewer_characters_than_the_redactor_reads() -> None:
+    """Redactor.text skips the patterns for strings shorter than _SHORTEST_MATCH."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as _parser
+
+    from pytest_agentops import redact
+
+    for pattern in (redact.API_KEY, redact._NAMED, redact._BEARER, redact._PRIVATE_KEY):
+        shortest = _parser.parse(pattern.pattern, pattern.flags).getwidth()[0]
+        assert shortest >= redact._SHORTEST_MATCH, pattern.pattern[:40]
+    r = Redactor()
+    assert r.text("xoxb-0123456789") == PLACEHOLDER  # the shortest there is: redacted
+    assert r.text("Bearer abcdefgh") == f"Bearer {PLACEHOLDER}"
+
+
+def test_a_secret_learned_after_a_test_ended_is_still_kept_out_of_the_reports(
+    pytester: pytest.Pytester,
+) -> None:
+    """Entries are redacted when each test ends; a value learned from a credential header
+    later in the run (here: by the second test) is removed from the first one's too."""
+    token = "9f2c-local-proxy-credential-77aa"  # no telling shape: only known once seen
+    pytester.makepyfile(
+        test_agent=f"""
+from pytest_agentops.redact import LEARNED
+
+def test_first(agent_trace):
+    agent_trace.tool_call("fetch", {{}}, result="the proxy takes {token}")
+
+def test_second(agent_trace):
+    LEARNED.add(["{token}"])  # what a request's Authorization header teaches
+    agent_trace.tool_call("fetch", {{}}, result="nothing")
+"""
+    )
+    result = pytester.runpytest(
+        "--agentops-report=report.json", "--agentops-html=report.html", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=2)
+    for name in ("report.json", "report.html"):
+        text = (pytester.path / name).read_text()
+        assert token not in text, name
+        assert "the proxy takes" in text

@@ -6,6 +6,7 @@ import io
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -74,3 +75,63 @@ def test_display_helpers() -> None:
     assert is_loopback_host("127.0.0.1")
     assert is_loopback_host("[::1]")
     assert not is_loopback_host("api.openai.com")
+
+
+# ---- YAML: the one-pass way agrees with the checked way ----------------------------------------
+
+PLAIN = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(),
+        st.sampled_from(["yes", "no", "on", "0o17", "1_000", "1:30", "2001-12-14", "~", "<<"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _checked(text: str) -> Any:
+    import yaml
+
+    from pytest_agentops._util import refuse_unsafe_yaml
+
+    refuse_unsafe_yaml(text, "a test")
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+@given(PLAIN)
+def test_plain_yaml_reads_back_what_was_written_either_way(data: Any) -> None:
+    from pytest_agentops._util import dump_plain_yaml, load_plain_yaml
+
+    text = dump_plain_yaml(data)
+    assert load_plain_yaml(text, "a test") == data == _checked(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: yes\nb: 0o17\nc: 1:30\nd: 2001-12-14\ne: ~\nf: .inf\ng: 0x1F\n",  # YAML 1.1 scalars
+        "base: {a: 1}\nderived:\n  <<: {a: 2, b: 3}\n  c: 4\n",  # a merge key
+        "? [1, 2]\n: complex key\n",  # a complex key
+        "[" * 101 + "]" * 101,  # deeper than allowed
+        "a: 1\n---\nb: 2\n",  # two documents
+        "a: [1, 2\n",  # broken
+        "",  # empty
+        "just text",
+    ],
+)
+def test_plain_yaml_either_way_gives_the_same_value_or_error(text: str) -> None:
+    from pytest_agentops._util import load_plain_yaml
+
+    def outcome(load: Any) -> Any:
+        try:
+            return load(text)
+        except Exception as exc:  # the same class and message either way
+            return type(exc).__name__, str(exc)
+
+    assert outcome(lambda t: load_plain_yaml(t, "a test")) == outcome(_checked)

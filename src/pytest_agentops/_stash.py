@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from ._util import LeftTemporaryFiles
     from .capture.recorder import Recorder
     from .cassettes.cassette import Cassette
     from .cassettes.pytest_side import CassetteOptions
@@ -30,6 +31,8 @@ COST_MAP_SET_KEY: pytest.StashKey[bool] = pytest.StashKey()
 INTERRUPTED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: Whether record mode ``none`` holds for the whole session (no live LLM call anywhere).
 SESSION_GUARD_KEY: pytest.StashKey[bool] = pytest.StashKey()
+#: Temporary files of killed cassette writes, found with one listing per folder.
+LEFT_FILES_KEY: pytest.StashKey[LeftTemporaryFiles] = pytest.StashKey()
 #: Policy files loaded once per process.
 POLICY_CACHE_KEY: pytest.StashKey[PolicyCache] = pytest.StashKey()
 
@@ -47,3 +50,5 @@ VIOLATIONS_KEY: pytest.StashKey[list[Violation]] = pytest.StashKey()
 VERDICTS_KEY: pytest.StashKey[list[Verdict]] = pytest.StashKey()
 #: The outcome of each phase of the test (setup, call, teardown).
 PHASES_KEY: pytest.StashKey[dict[str, str]] = pytest.StashKey()
+#: Why the test failed, for the reports: ``{"message", "where", "step"}`` (JSON data).
+FAILURE_KEY: pytest.StashKey[dict[str, object]] = pytest.StashKey()

@@ -95,6 +95,8 @@ _SECRET_ENV_NAME = re.compile(
 )
 #: Environment values shorter than this are not treated as secrets (too likely to be words).
 _MIN_SECRET_LEN = 8
+#: No pattern above matches fewer characters (a Slack token, a bearer token with its word).
+_SHORTEST_MATCH = 15
 
 
 def secret_header(name: str) -> bool:
@@ -152,9 +154,13 @@ class Redactor:
         return self._values
 
     def text(self, text: str) -> str:
+        if len(text) < _MIN_SECRET_LEN:
+            return text  # most strings of a document: keys, roles, short values
         for value in self._known():
             if value in text:
                 text = text.replace(value, PLACEHOLDER)
+        if len(text) < _SHORTEST_MATCH:
+            return text
         text = _NAMED.sub(_keep_name, text)  # first: it reads the AWS key id beside a secret
         text = API_KEY.sub(PLACEHOLDER, text)
         if "PRIVATE KEY-----" in text:

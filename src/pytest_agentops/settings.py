@@ -103,12 +103,19 @@ class Settings:
     max_cost: float | None = None
     #: Run every recording test this many times (``--agentops-repeat``).
     repeat: int | None = None
+    #: Write the HTML report here (``--agentops-html`` or ini ``agentops_html``).
+    html_path: Path | None = None
 
     @property
     def enabled(self) -> bool:
         """Whether each recorded test goes into the session's report (summary, JSON report,
         budget)."""
-        return self.summary or self.report_path is not None or self.max_cost is not None
+        return (
+            self.summary
+            or self.report_path is not None
+            or self.html_path is not None
+            or self.max_cost is not None
+        )
 
 
 #: ini key -> (type, default, help) of the ini keys that are not the judge's.
@@ -162,6 +169,7 @@ _INI: dict[str, tuple[Literal["bool", "paths"] | None, Any, str]] = {
     ),
     "agentops_strict_tools": ("bool", False, "same as --agentops-strict-tools."),
     "agentops_report": (None, "", "same as --agentops-report (path)."),
+    "agentops_html": (None, "", "same as --agentops-html (path)."),
     "agentops_policies": (
         "paths",
         [],
@@ -195,6 +203,13 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write a JSON report of every recorded test's trajectory and totals to PATH.",
+    )
+    group.addoption(
+        "--agentops-html",
+        metavar="PATH",
+        default=None,
+        help="write a self-contained HTML report to PATH: recorded tests with outcome, cost, "
+        "tokens, judge scores and violations, each trajectory as an expandable tree.",
     )
     group.addoption(
         "--agentops-record",
@@ -288,19 +303,26 @@ def resolve_judge(config: pytest.Config) -> JudgeSettings:
     )
 
 
-def resolve(config: pytest.Config) -> Settings:
-    report: str | None = config.getoption("agentops_report") or config.getini("agentops_report")
-    report_path = Path(report) if report else None
-    if report_path is not None and not Path(report_path).is_absolute():
-        base = (
-            config.invocation_params.dir if config.getoption("agentops_report") else config.rootpath
-        )
-        report_path = Path(base) / report_path
-    if report_path is not None and report_path.is_dir():
+def _output_path(config: pytest.Config, name: str, example: str) -> Path | None:
+    """``--agentops-report`` / ``--agentops-html``: command-line paths are relative to the
+    current directory, ini paths to the rootdir."""
+    given: str | None = config.getoption(name)
+    text = given or str(config.getini(name) or "").strip()
+    if not text:
+        return None
+    path = Path(text)
+    if not path.is_absolute():
+        path = (config.invocation_params.dir if given else config.rootpath) / path
+    if path.is_dir():
+        option = "--" + name.replace("_", "-")
         raise pytest.UsageError(
-            f"--agentops-report={report} is a directory; give a file path such as "
-            f"{Path(str(report)) / 'agentops-report.json'}"
+            f"{option}={text} is a directory; give a file path such as {Path(text) / example}"
         )
+    return path
+
+
+def resolve(config: pytest.Config) -> Settings:
+    report_path = _output_path(config, "agentops_report", "agentops-report.json")
     record_ini = str(config.getini("agentops_record") or "").strip()
     if record_ini and record_ini not in RECORD_MODES:
         raise pytest.UsageError(
@@ -334,6 +356,7 @@ def resolve(config: pytest.Config) -> Settings:
         update_baselines=bool(config.getoption("agentops_update_baselines")),
         max_cost=_max_cost(config),
         repeat=config.getoption("agentops_repeat"),
+        html_path=_output_path(config, "agentops_html", "agentops-report.html"),
     )
 
 

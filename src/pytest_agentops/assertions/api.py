@@ -67,7 +67,8 @@ def assert_tool_calls(
     actual = actual_calls(trajectory, ignore, only_successful)
     result = match_calls(wanted, actual, mode, policy)
     if not result.ok:
-        raise AssertionError(explain_failure(trajectory, result, policy, ignore, only_successful))
+        message = explain_failure(trajectory, result, policy, ignore, only_successful)
+        raise at_step(AssertionError(message), _focus_step(result))
 
 
 def explain_failure(
@@ -106,11 +107,8 @@ def explain_failure(
     if not expected:
         lines.append("    (none)")
     lines += ["", "actual tool calls:"]
-    focus_step = None
     for a in actual:
         marker = ">" if a.position == result.focus_actual else " "
-        if a.position == result.focus_actual:
-            focus_step = a.step
         note = f"#{matched_by[a.position] + 1}" if a.position in matched_by else "unmatched"
         status = "" if a.call.ok else "  !! failed"
         lines.append(f"  {marker} step {a.step:<4} {format_tool_call(a.call):<50}  {note}{status}")
@@ -120,15 +118,27 @@ def explain_failure(
         lines += _closest(
             expected[result.focus_expected], result.focus_expected, actual, matched_by, policy
         )
-        if focus_step is None:
-            focus_step = _nearest_step(result, actual)
-    lines += ["", "trajectory:", render_trajectory(traj, focus=focus_step)]
+    lines += ["", "trajectory:", render_trajectory(traj, focus=_focus_step(result))]
     return "\n".join(lines)
 
 
-def _nearest_step(result: MatchResult, actual: list[ActualCall]) -> int | None:
-    steps = [actual[p].step for p in result.assignment.values()]
+def _focus_step(result: MatchResult) -> int | None:
+    """The step a failed match points at: the first actual call that did not fit, else the
+    last matched call before the expected one that is missing."""
+    for a in result.actual:
+        if a.position == result.focus_actual:
+            return a.step
+    if result.focus_expected is None:
+        return None
+    steps = [result.actual[p].step for p in result.assignment.values()]
     return max(steps) if steps else None
+
+
+def at_step(error: AssertionError, step: int | None) -> AssertionError:
+    """``error`` marked with the 1-based trajectory step it is about (``agentops_step``), which
+    the reports highlight."""
+    error.agentops_step = step  # type: ignore[attr-defined]
+    return error
 
 
 def _closest(
@@ -224,7 +234,8 @@ def _calls(
 
 
 def _fail(message: str, traj: Trajectory, focus: int | None = None) -> AssertionError:
-    return AssertionError(f"{message}\n\ntrajectory:\n{render_trajectory(traj, focus=focus)}")
+    text = f"{message}\n\ntrajectory:\n{render_trajectory(traj, focus=focus)}"
+    return at_step(AssertionError(text), focus)
 
 
 def assert_called(
@@ -363,7 +374,8 @@ def assert_policy(traj: Trajectory | Any, policy: Any) -> None:
     policies = _policies(policy)
     violations = check_policies(trajectory, policies)
     if violations:
-        raise AssertionError(violation_message(violations, trajectory, policies))
+        focus = next((v.step for v in violations if v.step is not None), None)
+        raise at_step(AssertionError(violation_message(violations, trajectory, policies)), focus)
 
 
 def assert_within(

@@ -33,6 +33,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 from vcr.serializers import compat
 
+from pytest_agentops._util import LeftTemporaryFiles
 from pytest_agentops.capture.active import ACTIVE
 from pytest_agentops.capture.tape import RecordedToolCall, ToolTape
 from pytest_agentops.capture.wire import observe_interaction
@@ -112,6 +113,7 @@ class Cassette:
         display_path: str | None = None,
         strict_tools: bool = False,
         interrupted: Callable[[], bool] = lambda: False,
+        left_files: LeftTemporaryFiles | None = None,
     ) -> None:
         self.path = path
         self.mode = mode
@@ -125,6 +127,7 @@ class Cassette:
         self._interrupted = interrupted
         self.redactor = Redactor()
         self._redact_hook = redact_hook
+        self._left_files = left_files or LeftTemporaryFiles()
         self.loaded_tools: list[RecordedToolCall] = []
         self.tape: ToolTape | None = None
         self.misses: list[str] = []
@@ -135,8 +138,7 @@ class Cassette:
 
     # -- lifecycle --
     def __enter__(self) -> Cassette:
-        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            orphan.unlink(missing_ok=True)  # left by a write that was killed
+        self._left_files.remove(self.path)  # left by a write that was killed
         vcr_mode = {
             "none": RecordMode.NONE,
             "once": RecordMode.ONCE,

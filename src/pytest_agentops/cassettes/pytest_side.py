@@ -27,6 +27,7 @@ from pytest_agentops._stash import (
     CASSETTE_KEY,
     CASSETTE_OPTIONS_KEY,
     INTERRUPTED_KEY,
+    LEFT_FILES_KEY,
     SESSION_GUARD_KEY,
     SETTINGS_KEY,
 )
@@ -145,6 +146,7 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
     if options is None:
         yield None
         return
+    from pytest_agentops._util import LeftTemporaryFiles
     from pytest_agentops.errors import CassetteFileError
 
     from .cassette import Cassette
@@ -166,6 +168,7 @@ def cassette_for(item: pytest.Item) -> Iterator[Cassette | None]:
         display_path=options.display_path,
         strict_tools=config.stash[SETTINGS_KEY].strict_tools,
         interrupted=lambda: config.stash.get(INTERRUPTED_KEY, False),
+        left_files=config.stash.setdefault(LEFT_FILES_KEY, LeftTemporaryFiles()),
     )
     problem = None
     try:

@@ -176,7 +176,8 @@ class Persister:
         if tape is not None and (tape.recorded or tape.new):
             # again now: a secret first seen in a later request's headers is known by now
             data["agentops"] = owner.redactor.value(tape.to_file())
-        atomic_write_text(cassette_path, serializer.serialize(data))
+        # the cassette removed what killed writes left when it opened (one listing per folder)
+        atomic_write_text(cassette_path, serializer.serialize(data), orphans=False)
         owner.written = True
 
 

@@ -14,13 +14,17 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_agentops._stash import (
+    CASSETTE_KEY,
+    FAILURE_KEY,
     INTERRUPTED_KEY,
     PHASES_KEY,
+    RECORDER_KEY,
     TRAJECTORY_KEY,
     VERDICTS_KEY,
     VIOLATIONS_KEY,
@@ -30,10 +34,12 @@ if TYPE_CHECKING:
     from pytest_agentops.settings import Settings
     from pytest_agentops.trajectory.model import Trajectory
 
-    from .model import Report
+    from .model import RunSummary
     from .repeats import Tally
 
 _WORKER_KEY = "agentops"
+_WORKER_TESTS_KEY = "agentops_tests"
+_WORKER_LEARNED_KEY = "agentops_learned"
 
 
 def _phase_outcome(report: pytest.TestReport) -> str:
@@ -66,7 +72,8 @@ class AgentopsSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.entries: dict[str, dict[str, Any]] = {}
+        #: Node id -> (the entry's brief, the entry as one line of JSON), redacted.
+        self.entries: dict[str, tuple[dict[str, Any], str]] = {}
         self._redactor: Any = None
         self._unpriced_models: set[str] = set()
         #: Node id -> position in collection order (the summary's and report's order).
@@ -76,6 +83,13 @@ class AgentopsSession:
         self.budget: list[str] = []
         self.tally: Tally | None = None  # repeated trials, once a trial reports
         self._failures: set[str] = set()  # failed before any trial reported
+        self._summary: RunSummary | None = None  # built once the run is over
+        #: The secret values known when the first entry was redacted: the reports' tests need
+        #: redacting again only when more were learned since.
+        self._learned_first: frozenset[str] | None = None
+        #: Under xdist, on the controller: each worker's learned secret values and its tests'
+        #: node ids (a value one worker saw in a header may be in another's test).
+        self._worker_learned: list[tuple[frozenset[str], list[str]]] = []
 
     @property
     def is_worker(self) -> bool:
@@ -90,8 +104,24 @@ class AgentopsSession:
         report: pytest.TestReport = outcome.get_result()
         phases = item.stash.setdefault(PHASES_KEY, {})
         phases[report.when] = _phase_outcome(report)
+        if report.failed and FAILURE_KEY not in item.stash:
+            item.stash[FAILURE_KEY] = _failure(call, report, item.config.rootpath)
         if report.when != "teardown":
             return
+        try:
+            self._collect(item, phases, report)
+        finally:
+            # The test is over: its recorder, trajectory and cassette (with every recorded
+            # interaction) go, or a run would hold every test's until the end.
+            keys: tuple[pytest.StashKey[Any], ...] = (RECORDER_KEY, TRAJECTORY_KEY, CASSETTE_KEY)
+            for key in keys:
+                if key in item.stash:
+                    del item.stash[key]
+
+    def _collect(
+        self, item: pytest.Item, phases: dict[str, str], report: pytest.TestReport
+    ) -> None:
+        """The test's report entry (and its JUnit properties), kept as JSON text."""
         trajectory = item.stash.get(TRAJECTORY_KEY, None)
         if trajectory is None:
             return
@@ -102,9 +132,10 @@ class AgentopsSession:
         # Reports are files: secrets out first (the user's hook, then the built-in redaction).
         self.config.hook.pytest_agentops_redact(interaction=None, trajectory=trajectory, item=item)
         if self._redactor is None:
-            from pytest_agentops.redact import Redactor
+            from pytest_agentops.redact import LEARNED, Redactor
 
             self._redactor = Redactor()
+            self._learned_first = LEARNED.values
         entry = {
             "nodeid": item.nodeid,
             "outcome": overall_outcome(phases),
@@ -113,9 +144,15 @@ class AgentopsSession:
             "totals": trajectory.totals().model_dump(),
             "violations": _dumped(item, VIOLATIONS_KEY),
             "verdicts": _dumped(item, VERDICTS_KEY),
+            "failure": item.stash.get(FAILURE_KEY, None),
         }
-        # Every string, on the process that saw the secrets (xdist workers too).
-        self.entries[item.nodeid] = self._redactor.value(entry)
+        # Every string, on the process that saw the secrets (xdist workers too); kept as text,
+        # which a run of thousands of tests holds in a fraction of the memory.
+        from .model import brief
+
+        entry = self._redactor.value(entry)
+        self.entries[item.nodeid] = (brief(entry), json.dumps(entry, ensure_ascii=False))
+        self._summary = None
 
     def _warn_unpriced(self, trajectory: Trajectory) -> None:
         """Once per model and process: its calls have no cost, so costs are partial."""
@@ -168,55 +205,120 @@ class AgentopsSession:
         output = getattr(node, "workeroutput", None) or {}
         payload = output.get(_WORKER_KEY)
         if payload:
-            for entry in json.loads(payload):
-                self.entries[entry["nodeid"]] = entry
+            texts = output[_WORKER_TESTS_KEY].split("\n")  # JSON lines: "\n" only between
+            briefs = json.loads(payload)
+            for brief, text in zip(briefs, texts, strict=True):
+                self.entries[brief["nodeid"]] = (brief, text)
+            learned = frozenset(output.get(_WORKER_LEARNED_KEY) or ())
+            self._worker_learned.append((learned, [b["nodeid"] for b in briefs]))
+            self._summary = None
+
+    def _redact_what_was_learned(self) -> None:
+        """Redact entries again with the secret values learned (from credential headers)
+        after they were made: later in this process, or, on the controller, by another
+        xdist worker."""
+        from pytest_agentops.redact import LEARNED
+
+        groups = list(self._worker_learned)
+        if self._learned_first is not None:  # the entries this process made
+            taken = {n for _, ids in groups for n in ids}
+            own = [n for n in self.entries if n not in taken]
+            groups.append((self._learned_first, own))
+        every = LEARNED.values.union(*(known for known, _ in groups))
+        stale = [ids for known, ids in groups if not every <= known]
+        if not stale:
+            return
+        from pytest_agentops.redact import Redactor
+
+        from .model import brief
+
+        redactor = Redactor(every)
+        for ids in stale:
+            for nodeid in ids:
+                entry = redactor.value(json.loads(self.entries[nodeid][1]))
+                self.entries[nodeid] = (brief(entry), json.dumps(entry, ensure_ascii=False))
+        self._learned_first = every
+        self._worker_learned = [(every, ids) for _, ids in self._worker_learned]
+        self._summary = None
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._redact_what_was_learned()  # on each worker too: what it learned stays there
         if self.is_worker:
             if self.entries:
                 workeroutput: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
-                workeroutput[_WORKER_KEY] = json.dumps(list(self.entries.values()))
+                workeroutput[_WORKER_KEY] = json.dumps([b for b, _ in self.entries.values()])
+                workeroutput[_WORKER_TESTS_KEY] = "\n".join(t for _, t in self.entries.values())
+                # in memory to the controller only: to redact the other workers' tests with
+                from pytest_agentops.redact import LEARNED
+
+                workeroutput[_WORKER_LEARNED_KEY] = sorted(LEARNED.values)
             return
-        if self.settings.report_path is not None:
-            self.write_report()
+        if self.settings.report_path is not None or self.settings.html_path is not None:
+            self.write_reports()
         tolerated = self.tally is not None and self.tally.all_failures_tolerated
         if tolerated and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
             session.exitstatus = pytest.ExitCode.OK  # each failed trial is within its pass rate
         if self.settings.max_cost is not None:
             from .summary import budget_lines
 
-            self.over_budget, self.budget = budget_lines(
-                self.build_report(), self.settings.max_cost
-            )
+            self.over_budget, self.budget = budget_lines(self.summary(), self.settings.max_cost)
             if self.over_budget and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     # ---- output -------------------------------------------------------------------------
-    def build_report(self) -> Report:
-        from .model import build_report
-
+    def ordered_entries(self) -> list[tuple[dict[str, Any], str]]:
+        """The entries (brief, JSON text) in collection order."""
         last = len(self.order)
-        entries = sorted(self.entries.values(), key=lambda e: self.order.get(e["nodeid"], last))
-        report = build_report(entries)
-        if self.tally is not None:
-            from .repeats import pass_at_k, pass_hat_k
+        return sorted(self.entries.values(), key=lambda e: self.order.get(e[0]["nodeid"], last))
 
-            report.repeats = [t.as_dict() for t in self.tally.tests.values()]
-            report.pass_hat_k = pass_hat_k(self.tally.results())
-            report.pass_at_k = pass_at_k(self.tally.results())
-        return report
+    def summary(self) -> RunSummary:
+        if self._summary is None:
+            from .model import summarize
 
-    def write_report(self) -> None:
+            self._summary = summarize([b for b, _ in self.ordered_entries()])
+        return self._summary
+
+    def repeats(self) -> dict[str, Any]:
+        """``repeats``, ``pass_hat_k`` and ``pass_at_k`` of the report (empty without)."""
+        if self.tally is None:
+            return {}
+        from .repeats import pass_at_k, pass_hat_k
+
+        return {
+            "repeats": [t.as_dict() for t in self.tally.tests.values()],
+            "pass_hat_k": pass_hat_k(self.tally.results()),
+            "pass_at_k": pass_at_k(self.tally.results()),
+        }
+
+    def write_reports(self) -> None:
+        """The JSON report and the HTML report, from one redacted document.
+
+        Each test's entry was redacted when it was made (on the process that saw its secrets)
+        and is written as it was kept, unless a ``pytest_agentops_report`` hook may change the
+        document: then the whole document is built, given to the hooks and redacted again."""
         from pytest_agentops._util import atomic_write_text
-
-        path = self.settings.report_path
-        assert path is not None
         from pytest_agentops.redact import redact_document
 
-        data = self.build_report().model_dump(mode="json", exclude_none=False)
-        self.config.hook.pytest_agentops_report(report=data)
-        data = redact_document(data)  # what the hook added too
-        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        from .html import render_html
+        from .model import brief, report_head, report_json
+
+        entries = self.ordered_entries()
+        head = report_head(self.summary(), self.repeats())
+        if self.config.hook.pytest_agentops_report.get_hookimpls():
+            data = {**head, "tests": [json.loads(text) for _, text in entries]}
+            self.config.hook.pytest_agentops_report(report=data)
+            data = redact_document(data)
+            tests = data.get("tests") or []
+            entries = [(brief(t), json.dumps(t, ensure_ascii=False)) for t in tests]
+            head = {**data, "tests": []}
+        else:
+            head = redact_document(head)
+        texts = [text for _, text in entries]
+        if self.settings.report_path is not None:
+            atomic_write_text(self.settings.report_path, report_json(head, texts))
+        if self.settings.html_path is not None:
+            page = render_html(head, [b for b, _ in entries], texts)
+            atomic_write_text(self.settings.html_path, page)
 
     def pytest_report_header(self, config: pytest.Config) -> str | None:
         if not self.settings.enabled:
@@ -224,6 +326,8 @@ class AgentopsSession:
         parts = ["summary" if self.settings.summary else ""]
         if self.settings.report_path is not None:
             parts.append(f"report -> {self.settings.report_path}")
+        if self.settings.html_path is not None:
+            parts.append(f"HTML report -> {self.settings.html_path}")
         return "agentops: " + ", ".join(p for p in parts if p)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -232,13 +336,43 @@ class AgentopsSession:
         if self.settings.summary:
             from .summary import write_summary
 
-            write_summary(terminalreporter, self.build_report(), self.settings)
+            write_summary(terminalreporter, self.summary(), self.settings)
         if self.tally is not None:
             for line in self.tally.lines():
                 terminalreporter.write_line(line, red=": FAILED " in line)
         for number, line in enumerate(self.budget):
             over = self.over_budget
             terminalreporter.write_line(line, red=over, green=not over, bold=number == 0)
+        html = self.settings.html_path
+        if html is not None and html.exists():
+            terminalreporter.write_line(f"agentops HTML report: {html.resolve().as_uri()}")
+
+
+#: The longest failure text a report keeps.
+_FAILURE_CHARS = 20_000
+
+
+def _failure(
+    call: pytest.CallInfo[None], report: pytest.TestReport, rootpath: Path
+) -> dict[str, object]:
+    """Why the test failed (JSON data; the entry is redacted with the rest).  The failing line's
+    path is relative to the rootdir when it is inside it."""
+    excinfo = call.excinfo
+    message = excinfo.exconly() if excinfo is not None else report.longreprtext
+    if len(message) > _FAILURE_CHARS:
+        message = message[:_FAILURE_CHARS] + f"\n... ({len(message) - _FAILURE_CHARS} more)"
+    crash = getattr(report.longrepr, "reprcrash", None)
+    where = None
+    if crash is not None:
+        path = Path(crash.path)
+        where = f"{path.relative_to(rootpath) if path.is_relative_to(rootpath) else path}:"
+        where += str(crash.lineno)
+    step = getattr(excinfo.value, "agentops_step", None) if excinfo is not None else None
+    return {
+        "message": message,
+        "where": where,
+        "step": step if isinstance(step, int) and not isinstance(step, bool) else None,
+    }
 
 
 def _trial(item: pytest.Item) -> int | None:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from pytest_agentops.settings import Settings
     from pytest_agentops.trajectory.model import Totals
 
-    from .model import Report
+    from .model import RunSummary
 
 
 def _money(value: float) -> str:
@@ -50,7 +50,7 @@ def _cells(
     )
 
 
-def write_summary(tr: Any, report: Report, settings: Settings) -> None:
+def write_summary(tr: Any, report: RunSummary, settings: Settings) -> None:
     """One row per recorded test, then the totals.
 
     The node id comes last, as in ``pytest --durations``, so it is never truncated and the
@@ -74,7 +74,7 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
         "time",
         "test",
     )
-    unpriced = {e.nodeid: e.trajectory.unpriced_calls for e in report.tests}
+    unpriced = {e.nodeid: e.unpriced for e in report.tests}
     rows = [
         _cells(
             e.nodeid,
@@ -113,7 +113,7 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
             "agent_judge verdict fails the test only where it is asserted)"
         )
     if n_unpriced:
-        models = sorted({c.model for calls in unpriced.values() for c in calls})
+        models = sorted({model for models in unpriced.values() for model in models})
         tr.write_line(
             f"cost is partial: {n_unpriced} LLM call{'s' if n_unpriced != 1 else ''} "
             f"{'have' if n_unpriced != 1 else 'has'} no price (models: {', '.join(models)}); "
@@ -140,12 +140,12 @@ def write_summary(tr: Any, report: Report, settings: Settings) -> None:
         tr.write_line(f"agentops report written to {settings.report_path}")
 
 
-def budget_lines(report: Report, max_cost: float) -> tuple[bool, list[str]]:
+def budget_lines(report: RunSummary, max_cost: float) -> tuple[bool, list[str]]:
     """Whether the run's agents spent more than ``max_cost`` USD, and the lines saying so:
     the total, the top spenders by node id, and the judge's cost (not counted)."""
     spent = report.totals.cost_usd
     over = spent > max_cost
-    unpriced = sum(len(e.trajectory.unpriced_calls) for e in report.tests)
+    unpriced = sum(len(e.unpriced) for e in report.tests)
     partial = f" (partial: {plural(unpriced, 'LLM call')} without a price)" if unpriced else ""
     verdict = "over" if over else "within"
     lines = [
