@@ -28,7 +28,8 @@ agent: three chat completions through the openai SDK (one client per session) wi
 All run under pytest-xdist (``-n 2`` by default, as big suites run; the controller merges the
 workers' results and writes the reports), in fresh ``python -m pytest`` subprocesses,
 alternately (A B C C B A ...) so drift cancels.  Printed per size: the best wall time of each,
-the ratios (target agentops / vcr <= 1.15 and not growing with size), the report sizes, and
+the ratios (target agentops / vcr <= 1.15 and not growing with size), what the plugin adds per
+test in milliseconds (flat when nothing grows with the run's size), the report sizes, and
 the controller's peak memory (its own ``ru_maxrss``, read by a wrapper that runs
 ``pytest.main`` in the controller process).  Only figures are printed (and optionally written
 as JSON); nothing asserts on time.
@@ -297,7 +298,8 @@ def main() -> None:
         )
         print(
             f"{'tests':>6}{'mock s':>8}{'vcr s':>8}{'agentops s':>12}{'/ vcr':>7}{'/ mock':>8}"
-            f"{'JSON MB':>9}{'HTML MB':>9}   controller peak MB: mock, vcr, agentops"
+            f"{'+ms/test':>10}{'JSON MB':>9}{'HTML MB':>9}   controller peak MB: mock, vcr, "
+            "agentops"
         )
         order = list(KINDS)
         for n, trio in projects.items():
@@ -311,6 +313,8 @@ def main() -> None:
             best = {k: min(v) for k, v in walls.items()}
             ratio = best["agentops"] / best["vcr"]
             ratio_mock = best["agentops"] / best["mock"]
+            # what the plugin adds per test (wall time, the workers in parallel)
+            added_ms = (best["agentops"] - best["vcr"]) / n * 1000
             sizes = {
                 name: (trio["agentops"] / name).stat().st_size / 1e6
                 for name in ("report.json", "report.html")
@@ -318,12 +322,13 @@ def main() -> None:
             peak_mb = {k: max(v) / 1024 for k, v in peaks.items()}
             print(
                 f"{n:>6}{best['mock']:>8.2f}{best['vcr']:>8.2f}{best['agentops']:>12.2f}"
-                f"{ratio:>7.2f}{ratio_mock:>8.2f}{sizes['report.json']:>9.2f}"
+                f"{ratio:>7.2f}{ratio_mock:>8.2f}{added_ms:>10.2f}{sizes['report.json']:>9.2f}"
                 f"{sizes['report.html']:>9.2f}   "
                 f"{peak_mb['mock']:.0f}, {peak_mb['vcr']:.0f}, {peak_mb['agentops']:.0f}"
             )
             results.append({
                 "tests": n, "wall_s": walls, "ratio_vcr": ratio, "ratio_mock": ratio_mock,
+                "added_ms_per_test": added_ms,
                 "peak_kib": peaks, "report_mb": sizes["report.json"],
                 "html_mb": sizes["report.html"],
             })  # fmt: skip

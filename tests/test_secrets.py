@@ -368,3 +368,40 @@ def test_second(agent_trace):
         text = (pytester.path / name).read_text()
         assert token not in text, name
         assert "the proxy takes" in text
+
+
+def test_a_secret_one_xdist_worker_learned_is_kept_out_of_another_workers_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    """The controller redacts each worker's tests again with what the others learned."""
+    import json as _json
+    from types import SimpleNamespace
+
+    token = "5e1d-gateway-credential-90bc"
+    config = pytester.parseconfigure("--agentops-report=report.json")
+    session = config.pluginmanager.get_plugin("agentops-session")
+    entry = {
+        "nodeid": "test_a.py::test_a",
+        "outcome": "passed",
+        "trial": None,
+        "trajectory": {"steps": [{"kind": "tool", "name": "fetch", "result": f"uses {token}"}]},
+        "totals": {},
+        "violations": [],
+        "verdicts": [],
+        "failure": None,
+    }
+    brief = {k: entry[k] for k in ("nodeid", "outcome", "trial", "totals")}
+    brief.update(violations=[], verdicts=[], unpriced=[])
+    saw_it = {"agentops": "[]", "agentops_tests": "", "agentops_learned": [token]}
+    holds_it = {
+        "agentops": _json.dumps([brief]),
+        "agentops_tests": _json.dumps(entry),
+        "agentops_learned": [],
+    }
+    session.pytest_testnodedown(SimpleNamespace(workeroutput=holds_it), None)
+    session.pytest_testnodedown(SimpleNamespace(workeroutput=saw_it), None)
+    session._redact_what_was_learned()
+    (_, text), *_ = session.entries.values()
+    assert token not in text
+    assert f"uses {PLACEHOLDER}" in text
+    config._ensure_unconfigure()

@@ -97,6 +97,9 @@ _SECRET_ENV_NAME = re.compile(
 _MIN_SECRET_LEN = 8
 #: No pattern above matches fewer characters (a Slack token, a bearer token with its word).
 _SHORTEST_MATCH = 15
+#: What a redactor remembers of the texts it redacted: at most this many, this long each.
+_REMEMBERED_TEXTS = 4096
+_REMEMBERED_CHARS = 4000
 
 
 def secret_header(name: str) -> bool:
@@ -138,6 +141,9 @@ class Redactor:
         self._own: set[str] = set()
         self._values: list[str] = []
         self._learned: frozenset[str] | None = None
+        #: Texts already redacted with the current values (a conversation's messages recur in
+        #: every later LLM call of a run): bounded, and emptied when the values change.
+        self._done: dict[str, str] = {}
         self.add(env_secrets())
         self.add(extra)
 
@@ -145,18 +151,30 @@ class Redactor:
         new = {v for v in values if len(v) >= _MIN_SECRET_LEN} - self._own
         if new:
             self._own |= new
-            self._learned = None  # recompute the list
+            self._learned = None  # recompute the list (and forget what was redacted)
 
     def _known(self) -> list[str]:
         if self._learned is not LEARNED.values:
             self._learned = LEARNED.values
             self._values = sorted(self._own | self._learned, key=len, reverse=True)
+            self._done = {}
         return self._values
 
     def text(self, text: str) -> str:
         if len(text) < _MIN_SECRET_LEN:
             return text  # most strings of a document: keys, roles, short values
-        for value in self._known():
+        known = self._known()
+        done = self._done.get(text)
+        if done is not None:
+            return done
+        redacted = self._redact(text, known)
+        if len(text) <= _REMEMBERED_CHARS and len(self._done) < _REMEMBERED_TEXTS:
+            self._done[text] = redacted
+        return redacted
+
+    @staticmethod
+    def _redact(text: str, known: list[str]) -> str:
+        for value in known:
             if value in text:
                 text = text.replace(value, PLACEHOLDER)
         if len(text) < _SHORTEST_MATCH:

@@ -20,6 +20,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.util
 import time
 import warnings
 from collections.abc import Callable
@@ -42,6 +44,26 @@ from pytest_agentops.redact import Redactor
 from .matching import call_text, caller, closest, describe_request, llm_request, request_key
 from .storage import Persister, Serializer, decode_body, header_values
 
+#: vcrpy's patch groups (``CassettePatcherBuilder.build``) and the module each one needs.
+_PATCH_GROUPS = {
+    "requests": "requests",
+    "boto3": "botocore",
+    "urllib3": "urllib3",
+    "httplib2": "httplib2",
+    "tornado": "tornado",
+    "aiohttp": "aiohttp",
+    "httpx": "httpx",
+    "httpx2": "httpx2",
+}
+
+
+@functools.cache
+def absent_http_libraries() -> frozenset[str]:
+    """The patch groups whose library is not installed (looked up once per process)."""
+    return frozenset(
+        group for group, module in _PATCH_GROUPS.items() if importlib.util.find_spec(module) is None
+    )
+
 
 class AgentCassette(VcrCassette):  # type: ignore[misc]
     """A vcrpy cassette that matches LLM requests semantically and reports misses clearly."""
@@ -50,6 +72,9 @@ class AgentCassette(VcrCassette):  # type: ignore[misc]
         super().__init__(path, **kwargs)
         self._owner = agentops_owner
         self._loading = False
+        #: vcrpy's patch groups whose library is not installed: vcrpy would try to import
+        #: each of them for every test, and skip it.
+        self.skip_patchers = absent_http_libraries()
 
     def _load(self) -> None:
         if self._owner.mode == "rewrite":

@@ -205,8 +205,9 @@ class AgentopsSession:
         output = getattr(node, "workeroutput", None) or {}
         payload = output.get(_WORKER_KEY)
         if payload:
-            texts = output[_WORKER_TESTS_KEY].split("\n")  # JSON lines: "\n" only between
             briefs = json.loads(payload)
+            # the entries are JSON lines: "\n" only between them
+            texts = output[_WORKER_TESTS_KEY].split("\n") if briefs else []
             for brief, text in zip(briefs, texts, strict=True):
                 self.entries[brief["nodeid"]] = (brief, text)
             learned = frozenset(output.get(_WORKER_LEARNED_KEY) or ())
@@ -244,13 +245,13 @@ class AgentopsSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._redact_what_was_learned()  # on each worker too: what it learned stays there
         if self.is_worker:
-            if self.entries:
+            from pytest_agentops.redact import LEARNED
+
+            if self.entries or LEARNED.values:
                 workeroutput: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
                 workeroutput[_WORKER_KEY] = json.dumps([b for b, _ in self.entries.values()])
                 workeroutput[_WORKER_TESTS_KEY] = "\n".join(t for _, t in self.entries.values())
                 # in memory to the controller only: to redact the other workers' tests with
-                from pytest_agentops.redact import LEARNED
-
                 workeroutput[_WORKER_LEARNED_KEY] = sorted(LEARNED.values)
             return
         if self.settings.report_path is not None or self.settings.html_path is not None:
