@@ -248,6 +248,13 @@ def test_filter_sort_and_open_a_failing_trajectory(
     hat = page.locator("#ao-pass-k tbody tr").first.locator("td").all_inner_texts()
     assert hat == [f"{report['pass_hat_k'][str(k)]:.3f}" for k in range(1, 5)]
 
+    # a link to a test opens it
+    index, _ = entry(report, "test_reads_config")
+    assert page.locator(f"#ao-test-{index} .ao-detail").count() == 0
+    page.evaluate(f"location.hash = '#ao-test-{index}'")
+    page.locator(f"#ao-test-{index} .ao-detail").wait_for()
+    assert page.locator(f"#ao-test-{index} .ao-toggle").get_attribute("aria-expanded") == "true"
+
     page.locator("#ao-test-0").scroll_into_view_if_needed()
     view.screenshot(tmp_path / "html-report.png")
     assert view.outside == []

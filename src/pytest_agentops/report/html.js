@@ -150,9 +150,11 @@
 
   function timing(step, start, span) {
     var box = el("span", "ao-bar");
-    if (start === null || !span || !step.started_at) return box;
-    var offset = Date.parse(step.started_at) - start;
-    if (isNaN(offset)) return box;
+    var offset = start === null || !step.started_at ? NaN : Date.parse(step.started_at) - start;
+    if (!span || isNaN(offset)) {
+      box.style.visibility = "hidden";  /* no timing: the columns stay aligned */
+      return box;
+    }
     var bar = el("span");
     var width = Math.max(0, (step.duration_ms || 0) / span * 100);
     var left = Math.min(100, Math.max(0, offset / span * 100));
@@ -396,9 +398,15 @@
     }
   });
 
-  /* ---- #ao-test-N opens that test -------------------------------------------------------- */
-  var match = /^#ao-test-(\d+)$/.exec(location.hash);
-  if (match && document.getElementById("ao-test-" + match[1])) {
-    toggle(document.getElementById("ao-test-" + match[1]), true);
+  /* ---- #ao-test-N (a link to a test) opens that test ------------------------------------ */
+  function openFromHash() {
+    var match = /^#ao-test-(\d+)$/.exec(location.hash);
+    var body = match && document.getElementById("ao-test-" + match[1]);
+    if (body) {
+      toggle(body, true);
+      body.scrollIntoView();
+    }
   }
+  window.addEventListener("hashchange", openFromHash);
+  openFromHash();
 })();
