@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,17 @@ def _page_data(page: str) -> list[dict]:
     return json.loads(match.group(1))
 
 
-def test_the_page_holds_every_recorded_test_and_nothing_from_outside(tmp_path: Path) -> None:
-    result, report = run_suite(tmp_path)
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any], Path]:
+    folder = tmp_path_factory.mktemp("html_report")
+    result, report = run_suite(folder)
+    return result, report, folder
+
+
+def test_the_page_holds_every_recorded_test_and_nothing_from_outside(
+    suite: tuple[Any, dict[str, Any], Path],
+) -> None:
+    result, report, tmp_path = suite
     assert result.returncode == 1, result.stdout  # the assertion and the violation fail
     Report.model_validate(report)  # the document is written straight from the entries
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -45,8 +55,10 @@ def test_the_page_holds_every_recorded_test_and_nothing_from_outside(tmp_path: P
     assert SECRET not in (tmp_path / "report.json").read_text()
 
 
-def test_a_failure_names_its_step_and_a_violation_its_rule(tmp_path: Path) -> None:
-    _, report = run_suite(tmp_path)
+def test_a_failure_names_its_step_and_a_violation_its_rule(
+    suite: tuple[Any, dict[str, Any], Path],
+) -> None:
+    _, report, _ = suite
     _, failing = entry(report, "test_refund_without_lookup")
     failure = failing["failure"]
     assert failure["message"].startswith("AssertionError: tool calls do not match")
@@ -85,11 +97,10 @@ def test_a_directory_is_refused_with_a_file_name_to_use(pytester: pytest.Pyteste
     result.stderr.fnmatch_lines(["*--agentops-html=out is a directory*out/agentops-report.html*"])
 
 
-def test_the_same_page_under_xdist(tmp_path: Path) -> None:
-    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
-    serial.mkdir()
+def test_the_same_page_under_xdist(suite: tuple[Any, dict[str, Any], Path], tmp_path: Path) -> None:
+    _, one, _ = suite
+    parallel = tmp_path / "parallel"
     parallel.mkdir()
-    _, one = run_suite(serial)
     _, two = run_suite(parallel, "-n", "2")
     assert [e["nodeid"] for e in two["tests"]] == [e["nodeid"] for e in one["tests"]]
     page = (parallel / "report.html").read_text()
