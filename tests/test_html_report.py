@@ -130,3 +130,29 @@ def test_repeats_and_pass_k_are_tables() -> None:
     hat = re.search(r"pass\^k</th>(.*?)</tr>", page)
     assert hat is not None
     assert re.findall(r">([\d.]+)<", hat.group(1)) == ["0.750", "0.500", "0.250", "0.000"]
+
+
+def test_assertion_failures_name_the_step_they_are_about() -> None:
+    """What the reports highlight: ``agentops_step`` on the helpers' AssertionErrors."""
+    from pytest_agentops import (
+        ToolCall,
+        Trajectory,
+        assert_called_before,
+        assert_not_called,
+        assert_tool_calls,
+        assert_within,
+    )
+
+    traj = Trajectory(
+        steps=[ToolCall(name="refund", arguments={"amount": 250}), ToolCall(name="lookup")]
+    )
+    checks = [
+        (lambda: assert_not_called(traj, "refund"), 1),
+        (lambda: assert_called_before(traj, "lookup", "refund"), 1),
+        (lambda: assert_tool_calls(traj, ["lookup", "refund"]), 1),
+        (lambda: assert_within(traj, max_tool_calls=1), 2),
+    ]
+    for check, step in checks:
+        with pytest.raises(AssertionError) as failure:
+            check()
+        assert getattr(failure.value, "agentops_step", None) == step, failure.value
