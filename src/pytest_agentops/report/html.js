@@ -130,7 +130,7 @@
   });
 
   /* ---- a test's details ------------------------------------------------------------- */
-  function marks(index, detail) {
+  function marks(detail) {
     var trajectory = detail.trajectory || {};
     var steps = trajectory.steps || [];
     var numberOf = {};
@@ -292,7 +292,7 @@
 
   function panel(index) {
     var detail = details[index] || {};
-    var found = marks(index, detail);
+    var found = marks(detail);
     var box = el("div", "ao-panel");
     var failure = detail.failure;
     if (failure) {

@@ -214,9 +214,8 @@ def _row(index: int, test: dict[str, Any]) -> str:
         f'data-cost="{cost!r}" data-judge="{"" if judge is None else judge}" '
         f'data-violations="{violations}" data-duration="{duration!r}"'
     )
-    flags = " ao-has-violations" if violations else ""
     return (
-        f'<tbody class="ao-test{flags}" id="ao-test-{index}" {attrs}><tr class="ao-row">'
+        f'<tbody class="ao-test" id="ao-test-{index}" {attrs}><tr class="ao-row">'
         '<td><button type="button" class="ao-toggle" aria-expanded="false" '
         f'aria-label="show the trajectory of {escape(name)}">\u25b8</button></td>'
         f'<td class="ao-name">{escape(name)}</td>'

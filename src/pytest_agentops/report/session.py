@@ -221,10 +221,8 @@ class AgentopsSession:
         from pytest_agentops.redact import LEARNED
 
         groups = list(self._worker_learned)
-        if self._learned_first is not None:  # the entries this process made
-            taken = {n for _, ids in groups for n in ids}
-            own = [n for n in self.entries if n not in taken]
-            groups.append((self._learned_first, own))
+        if self._learned_first is not None:  # this process ran the tests (no xdist controller)
+            groups.append((self._learned_first, list(self.entries)))
         every = LEARNED.values.union(*(known for known, _ in groups))
         stale = [ids for known, ids in groups if not every <= known]
         if not stale:
